@@ -1,0 +1,46 @@
+/** Typed errors of @stepwise/native. Every message names the argument and what was expected. */
+
+export class StepwiseNativeError extends Error {
+  override name = 'StepwiseNativeError';
+}
+
+/** A bad argument: wrong type, dtype, length, range, or a forbidden NaN. */
+export class ArgumentError extends StepwiseNativeError {
+  override name = 'ArgumentError';
+  constructor(
+    readonly argument: string,
+    readonly expected: string,
+    readonly got?: string,
+  ) {
+    super(`${argument}: expected ${expected}${got === undefined ? '' : `, got ${got}`}`);
+  }
+}
+
+/** The compiled addon could not be loaded; the message lists every path tried and how to build it. */
+export class NativeLoadError extends StepwiseNativeError {
+  override name = 'NativeLoadError';
+}
+
+/** A backend (e.g. CUDA) was asked for but is not usable in this process. */
+export class BackendUnavailableError extends StepwiseNativeError {
+  override name = 'BackendUnavailableError';
+}
+
+/** A handle (device buffer, model) was used after dispose(). */
+export class DisposedError extends StepwiseNativeError {
+  override name = 'DisposedError';
+}
+
+/** Describes a value for an error message without dumping large arrays. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (ArrayBuffer.isView(value)) {
+    const n = (value as { length?: number }).length;
+    return `${value.constructor.name}${n === undefined ? '' : `(${n})`}`;
+  }
+  if (Array.isArray(value)) return `Array(${value.length})`;
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return typeof value;
+}

@@ -1,0 +1,2 @@
+export * from './errors.js';
+export { backends, loadBinding, candidatePaths, type BackendsInfo } from './binding.js';
