@@ -51,7 +51,7 @@ export function loadBinding(): RawBinding {
       'The @stepwise/native addon could not be loaded. Tried:',
       ...failures,
       'Build it from the repository root with:',
-      '  npm ci && npx turbo run build:native --filter=@stepwise/native',
+      '  npm install && npx turbo run build:native --filter=@stepwise/native',
       'which needs cmake >= 3.18, a C++17 compiler, and (for the fast CPU GEMM) libopenblas-dev;',
       'CUDA kernels are added when nvcc is on PATH (STEPWISE_CUDA=AUTO|ON|OFF).',
       'Or point STEPWISE_NATIVE_BINARY at a built stepwise_native.node.',
