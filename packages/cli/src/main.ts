@@ -1,35 +1,33 @@
 #!/usr/bin/env node
-/** The `stepwise` command. Each subcommand lives in its own module under commands/. */
+/** The `stepwise` command: dispatches to the subcommands in commands/registry.ts. Exit codes: 0 ok, 1 failure, 2 usage. */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { backends } from '@stepwise/native';
+import { commands } from './commands/registry.js';
 
-const USAGE = `usage: stepwise <command> [options]
-
-commands:
-  backends            print what this machine can use (CPU features, BLAS, CUDA devices)
-  help                this text
-
-Run 'stepwise <command> --help' for a command's options.`;
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: stepwise <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'stepwise <command> --help' for a command's options.`;
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
-      return 0;
-    case 'backends':
-      void rest;
-      console.log(JSON.stringify(backends(), null, 2));
-      return 0;
-    default:
-      console.error(`stepwise: unknown command '${command}'\n\n${USAGE}`);
-      return 2;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    console.log(usage());
+    return 0;
   }
+  const command = commands[name];
+  if (!command) {
+    console.error(`stepwise: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const mod = await command.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(mod.help);
+    return 0;
+  }
+  return mod.run(rest);
 }
 
 function invokedAsScript(): boolean {

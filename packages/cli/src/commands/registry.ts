@@ -1,0 +1,17 @@
+/**
+ * The subcommands of `stepwise`. Each lives in its own module exporting `help` and `run(args)`; modules are
+ * imported lazily so `stepwise grade` never loads the native addon and a broken optional part cannot stop
+ * the others from running.
+ */
+export interface Command {
+  /** One line for the command list. */
+  summary: string;
+  load(): Promise<{ help: string; run(args: string[]): Promise<number> }>;
+}
+
+export const commands: Record<string, Command> = {
+  backends: {
+    summary: 'print what this machine can use (CPU features, BLAS, CUDA devices)',
+    load: () => import('./backends.js'),
+  },
+};
