@@ -7,3 +7,7 @@ export * from './tree.js';
 export * from './atomic.js';
 export * from './jsonl.js';
 export * from './rundir.js';
+export * from './steps.js';
+export * from './tokenizer.js';
+export * from './hf-tokenizer.js';
+export * from './align.js';
