@@ -148,7 +148,11 @@ export class RunDir {
    * next call re-enters it with `ctx.resumed = true`. Calls on one RunDir run one after another.
    */
   runStage(name: string, fn: (ctx: StageContext) => Promise<Record<string, unknown> | void>): Promise<StageOutcome> {
-    checkStageName(name);
+    try {
+      checkStageName(name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const next = this.chain.then(() => this.runStageNow(name, fn));
     this.chain = next.catch(() => undefined);
     return next;

@@ -7,6 +7,9 @@ import { qwen3 } from './qwen.js';
 
 const REPL = '\uFFFD';
 
+/** No lone surrogates (they have no UTF-8 encoding, so no tokenizer can round-trip them). */
+const wellFormed = (s: string) => !/[\uD800-\uDFFF]/.test(s.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''));
+
 /**
  * Independent oracle for the "token belongs to the step where it ends" rule: decode the whole prefix up to
  * each token (exact, O(n²)), find the character the token ends in, and look its step up in the spans.
@@ -68,7 +71,7 @@ describe('alignSteps on the real Qwen3 BPE tokenizer (joint mode)', () => {
       fc.assert(
         fc.property(gen, fc.array(gen, { maxLength: 5 }), (prompt, steps) => {
           const text = prompt + steps.join('');
-          fc.pre(text.isWellFormed() && text.normalize('NFC') === text);
+          fc.pre(wellFormed(text) && text.normalize('NFC') === text);
           const a = alignSteps(tok, prompt, steps);
           expect(a.ids).toEqual(tok.encode(text));
           expect(tok.decode(a.ids)).toBe(text);
