@@ -116,6 +116,11 @@ export function tokenEndsOf(tokenizer: Tokenizer, text: string): { ids: number[]
     return { ids, ends };
   }
   const ids = tokenizer.encode(text);
+  return { ids, ends: tokenEndsByDecoding(tokenizer, text, ids) };
+}
+
+/** The decoding half of tokenEndsOf, for `ids` = tokenizer.encode(text) (tokenizers use it as their fallback). */
+export function tokenEndsByDecoding(tokenizer: Tokenizer, text: string, ids: readonly number[]): number[] {
   const ends = new Array<number>(ids.length);
   let anchorToken = 0; // decode(ids[0..anchorToken)) === text.slice(0, anchorChar) exactly
   let anchorChar = 0;
@@ -126,7 +131,7 @@ export function tokenEndsOf(tokenizer: Tokenizer, text: string): { ids: number[]
     if (found.clean) (anchorToken = i + 1), (anchorChar = found.end);
   }
   if (anchorChar !== text.length) throw divergence(tokenizer, text, ids, 'the tokens do not decode back to the whole text');
-  return { ids, ends };
+  return ends;
 }
 
 /** How many tokens before the anchor are decoded with the new ones, then cut off again (see decodeFrom). */

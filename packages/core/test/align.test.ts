@@ -35,6 +35,8 @@ const anyPiece = fc.string({ unit: 'binary', maxLength: 8 });
 
 describe('alignSteps on the real Qwen3 BPE tokenizer (joint mode)', () => {
   const tok = qwen3();
+  // The same tokenizer without its byte-level offsets, so alignment goes through incremental decoding.
+  const decodeOnly: Tokenizer = { name: 'qwen3-decode-only', vocabSize: tok.vocabSize, bosId: null, eosId: tok.eosId, padId: tok.padId, encode: (t) => tok.encode(t), decode: (ids) => tok.decode(ids) };
 
   test('loads through @huggingface/tokenizers with the config special tokens', () => {
     expect(tok.vocabSize).toBe(151669);
@@ -58,6 +60,16 @@ describe('alignSteps on the real Qwen3 BPE tokenizer (joint mode)', () => {
     expect(b.stepTokenRanges[0][1]).toBe(xy);
   });
 
+  test('special tokens inside the text (chat template) keep their place', () => {
+    const prompt = '<|im_start|>user\nWhat is 2+3?<|im_end|>\n<|im_start|>assistant\n';
+    const a = alignSteps(tok, prompt, ['Step 1: 2+3=5\n', 'The answer is 5.<|im_end|>']);
+    const end = a.ids.lastIndexOf(tok.eosId!);
+    expect(end).toBe(a.ids.length - 1);
+    expect(a.stepIndex[end]).toBe(1);
+    expect(a.ids.slice(0, a.promptTokens)).toEqual(tok.encode(prompt));
+    expect(tokenEndsOf(decodeOnly, a.text).ends).toEqual(a.tokenEnds);
+  });
+
   test('a prompt/step merge is attributed to the step, not masked as prompt', () => {
     const a = alignSteps(tok, 'x', ['ab']);
     expect(a.ids).toEqual(tok.encode('xab'));
@@ -75,6 +87,8 @@ describe('alignSteps on the real Qwen3 BPE tokenizer (joint mode)', () => {
           const a = alignSteps(tok, prompt, steps);
           expect(a.ids).toEqual(tok.encode(text));
           expect(tok.decode(a.ids)).toBe(text);
+          // Byte-level offsets and incremental decoding agree.
+          expect(tokenEndsOf(decodeOnly, text)).toEqual({ ids: a.ids, ends: a.tokenEnds });
           expect(a.stepIndex).toEqual(oracleStepIndex(tok, text, a.ids, [[0, prompt.length], ...a.stepCharSpans]).map((k) => k - 1));
           for (let i = 1; i < a.ids.length; i++) expect(a.stepIndex[i]).toBeGreaterThanOrEqual(a.stepIndex[i - 1]);
           // Each non-empty step's last token ends inside that step.
@@ -129,15 +143,25 @@ describe('alignSteps on the real Qwen3 BPE tokenizer (joint mode)', () => {
   });
 
   test('a text the tokenizer normalises (NFC) is refused with the position', () => {
-    const err = (() => {
-      try {
-        alignSteps(tok, 'Q', ['cafe\u0301']);
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(err).toBeInstanceOf(AlignmentError);
-    expect((err as AlignmentError).charIndex).toBe(4);
+    for (const t of [tok, decodeOnly]) {
+      const err = (() => {
+        try {
+          alignSteps(t, 'Q', ['cafe\u0301']);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(AlignmentError);
+      expect((err as AlignmentError).charIndex).toBe(4);
+    }
+  });
+
+  test('offsets of a character split over several byte-level tokens end at that character', () => {
+    const { ids, offsets } = tok.encodeWithOffsets('a𝔹');
+    expect(tok.decode(ids)).toBe('a𝔹');
+    expect(ids.length).toBeGreaterThan(2); // 𝔹 (4 UTF-8 bytes) is not one Qwen3 token
+    expect(offsets.at(-1)).toEqual([3, 3]);
+    expect(offsets.slice(1).every(([, e]) => e === 3)).toBe(true);
   });
 });
 
