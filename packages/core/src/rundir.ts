@@ -145,7 +145,8 @@ export class RunDir {
   /**
    * Runs stage `name` unless it is complete. `fn` declares its outputs through `ctx.output` and may return a
    * small JSON summary. If `fn` throws, the stage stays `running` (partial) and the error propagates; the
-   * next call re-enters it with `ctx.resumed = true`. Calls on one RunDir run one after another.
+   * next call re-enters it with `ctx.resumed = true`. Calls on one RunDir run one after another, so a stage
+   * must not await another runStage from inside its own fn (that would wait on itself).
    */
   runStage(name: string, fn: (ctx: StageContext) => Promise<Record<string, unknown> | void>): Promise<StageOutcome> {
     try {
