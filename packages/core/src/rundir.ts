@@ -4,11 +4,13 @@
  * `runStage` makes stages idempotent: a complete stage is skipped (after checking its outputs still hash the
  * same), a stage found `running` was interrupted and is re-entered with `resumed: true` so it can continue
  * from its partial output (e.g. through ResumableJsonl). The manifest is always replaced atomically.
- * One process per run directory at a time.
+ * One process per run directory at a time, enforced by a `.lock` file (released by `close()`; a lock left by
+ * a process that died on this host is taken over).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { hashBytes, hashFile, writeJsonAtomic } from './atomic.js';
 import { ArgumentError, RunDirError, ValidationError } from './errors.js';
@@ -64,6 +66,7 @@ export interface StageOutcome {
 }
 
 export const MANIFEST_FILE = 'manifest.json';
+export const LOCK_FILE = '.lock';
 
 export class RunDir {
   private chain: Promise<unknown> = Promise.resolve();
@@ -71,13 +74,26 @@ export class RunDir {
   private constructor(
     readonly root: string,
     private state: Manifest,
+    private readonly lock: string,
   ) {}
 
   /**
-   * Opens `root`, creating it and its manifest when absent. An existing manifest must hold the same config
-   * and seeds (compared as canonical JSON): resuming a run under another config would mix results.
+   * Opens `root`, creating it and its manifest when absent, and locks it for this process. An existing
+   * manifest must hold the same config and seeds (compared as canonical JSON): resuming a run under another
+   * config would mix results. Call `close()` when done.
    */
   static async open(root: string, options: OpenRunOptions): Promise<RunDir> {
+    await mkdir(root, { recursive: true });
+    const lock = await acquireLock(join(root, LOCK_FILE));
+    try {
+      return await RunDir.openLocked(root, options, lock);
+    } catch (err) {
+      await rm(lock, { force: true });
+      throw err;
+    }
+  }
+
+  private static async openLocked(root: string, options: OpenRunOptions, lock: string): Promise<RunDir> {
     const file = join(root, MANIFEST_FILE);
     let text: string | null = null;
     try {
@@ -101,7 +117,7 @@ export class RunDir {
         stages,
       };
       validateManifest(manifest); // config/seeds must be JSON before they are written
-      const run = new RunDir(root, manifest);
+      const run = new RunDir(root, manifest, lock);
       await writeJsonAtomic(file, manifest);
       return run;
     }
@@ -118,13 +134,19 @@ export class RunDir {
     if (canonicalJson(manifest.seeds) !== canonicalJson(seeds)) {
       throw new RunDirError(file, 'seeds differ from the ones this run was created with; use a new run name');
     }
-    const run = new RunDir(root, manifest);
+    const run = new RunDir(root, manifest, lock);
     let added = false;
     for (const s of options.stages ?? []) {
       if (!manifest.stages[checkStageName(s)]) (manifest.stages[s] = pendingStage()), (added = true);
     }
     if (added) await run.save();
     return run;
+  }
+
+  /** Waits for running stages and releases the lock. */
+  async close(): Promise<void> {
+    await this.chain;
+    await rm(this.lock, { force: true });
   }
 
   /** A deep copy of the current manifest. */
@@ -213,6 +235,40 @@ export class RunDir {
   private async save(): Promise<void> {
     this.state.updatedAt = new Date().toISOString();
     await writeJsonAtomic(join(this.root, MANIFEST_FILE), this.state);
+  }
+}
+
+/** Creates the lock file exclusively; takes over a lock whose process is gone (same host only). */
+async function acquireLock(path: string): Promise<string> {
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(path, mine, { flag: 'wx' });
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new RunDirError(path, 'cannot create lock', { cause: err });
+    }
+    let holder: { pid?: number; host?: string } = {};
+    try {
+      holder = JSON.parse(await readFile(path, 'utf8')) as typeof holder;
+    } catch {
+      // unreadable or half-written lock: treat as held, the message below says how to clear it
+    }
+    if (attempt === 0 && holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid)) {
+      await rm(path, { force: true });
+      continue;
+    }
+    throw new RunDirError(path, `run directory is in use by pid ${holder.pid ?? '?'} on ${holder.host ?? '?'}; if no such process runs, delete this lock file`);
+  }
+  throw new RunDirError(path, 'could not take over a stale lock (another process took it)');
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
   }
 }
 

@@ -1,5 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -52,8 +54,24 @@ describe('RunDir', () => {
     expect(Object.values(m.stages).map((s) => s.status)).toEqual(['pending', 'pending']);
     expect(run.manifest).toEqual(m);
     expect(() => run.path('../escape')).toThrow(ArgumentError);
+    await expect(RunDir.open(root, { config, seeds: { sample: 1, train: 2 } })).rejects.toThrow(/in use by pid/);
+    await run.close();
     await expect(RunDir.open(root, { config: { ...config, recipe: 'dpo' } })).rejects.toThrow(RunDirError);
     await expect(RunDir.open(root, { config, seeds: { sample: 9 } })).rejects.toThrow(/seeds differ/);
+    // A failed open releases the lock again.
+    await (await RunDir.open(root, { config, seeds: { sample: 1, train: 2 } })).close();
+  });
+
+  test('a lock left by a dead process on this host is taken over', async () => {
+    const root = join(tmp(), 'stale');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    await mkdir(root, { recursive: true });
+    await writeFile(join(root, '.lock'), JSON.stringify({ pid: dead, host: hostname() }));
+    const run = await RunDir.open(root, { config });
+    expect(JSON.parse(await readFile(join(root, '.lock'), 'utf8')).pid).toBe(process.pid);
+    await run.close();
+    await writeFile(join(root, '.lock'), JSON.stringify({ pid: 1, host: 'elsewhere' }));
+    await expect(RunDir.open(root, { config })).rejects.toThrow(/pid 1 on elsewhere/);
   });
 
   test('complete stages are skipped; interrupted ones resume from their partial output', async () => {
@@ -80,6 +98,7 @@ describe('RunDir', () => {
     await expect(run.runStage('sample', stage(2))).rejects.toThrow('simulated crash');
     expect(run.stage('sample')?.status).toBe('running');
     // A new process: reopen the run and call the stage again.
+    await run.close();
     run = await RunDir.open(root, { config });
     const second = await run.runStage('sample', stage(null));
     expect(second.skipped).toBe(false);
@@ -93,6 +112,7 @@ describe('RunDir', () => {
     // An output edited after completion is reported, not silently reused.
     await writeFile(join(root, 'trees.jsonl'), 'tampered\n');
     await expect(run.runStage('sample', stage(null))).rejects.toThrow(/changed/);
+    await run.close();
   });
 
   test('a declared output that was never written fails the stage and leaves it running', async () => {
@@ -104,6 +124,7 @@ describe('RunDir', () => {
     ).rejects.toThrow(/did not write it/);
     expect(run.stage('pairs')?.status).toBe('running');
     await expect(run.runStage('bad name', async () => {})).rejects.toThrow(ArgumentError);
+    await run.close();
   });
 
   test('code version names the package and, in a checkout, the commit', () => {
