@@ -280,6 +280,23 @@ export class ResumableJsonl<T> {
     }
   }
 
+  /** Appends several new records with one write and one fsync; nothing is written if any key is done. */
+  async appendBatch(records: readonly T[]): Promise<void> {
+    const keys = records.map(this.key);
+    const fresh = new Set<string>();
+    for (const k of keys) {
+      if (this.done.has(k) || fresh.has(k)) throw new JsonlError(this.writer.path, -1, `key ${JSON.stringify(k)} is already written`);
+      fresh.add(k);
+    }
+    for (const k of keys) this.done.add(k);
+    try {
+      await this.writer.appendBatch(records);
+    } catch (err) {
+      for (const k of keys) this.done.delete(k);
+      throw err;
+    }
+  }
+
   close(): Promise<void> {
     return this.writer.close();
   }

@@ -49,6 +49,7 @@ export const problemSchema: JsonSchema = {
   description: 'A task instance: question, gold answer (graded, never compared raw), source tag.',
   type: 'object',
   properties: {
+    schema: { const: SCHEMA_IDS.problem },
     id: { type: 'string', minLength: 1 },
     question: str,
     answer: str,

@@ -82,12 +82,15 @@ describe('JSONL reader and writer', () => {
     const r = await ResumableJsonl.open<{ id: string }>(file, { key: (x) => x.id });
     await r.append({ id: 'x' });
     await expect(r.append({ id: 'x' })).rejects.toThrow(/already written/);
+    await expect(r.appendBatch([{ id: 'y' }, { id: 'y' }])).rejects.toThrow(/"y" is already written/);
+    await expect(r.appendBatch([{ id: 'z' }, { id: 'x' }])).rejects.toThrow(/"x"/);
+    await r.appendBatch([{ id: 'y' }, { id: 'z' }]);
     await r.close();
     const again = await ResumableJsonl.open<{ id: string }>(file, { key: (x) => x.id });
-    expect([...again.done]).toEqual(['x']);
+    expect([...again.done]).toEqual(['x', 'y', 'z']);
     await again.close();
     appendFileSync(file, '{"id":"x"}\n');
-    expect((await errorOf(ResumableJsonl.open<{ id: string }>(file, { key: (x) => x.id }))).line).toBe(2);
+    expect((await errorOf(ResumableJsonl.open<{ id: string }>(file, { key: (x) => x.id }))).line).toBe(4);
   });
 });
 

@@ -84,6 +84,8 @@ describe('validators name the bad field', () => {
     expect(fieldOf(() => validateProblem({ ...p, id: 3 }))).toBe('problem.id');
     expect(fieldOf(() => validateProblem({ question: 'q', answer: '5', source: 's' }))).toBe('problem.id');
     expect(fieldOf(() => validateProblem({ ...p, extra: 1 }))).toBe('problem.extra');
+    expect(validateProblem({ ...p, schema: 'stepwise.problem@1' }).id).toBe('p1');
+    expect(fieldOf(() => validateProblem({ ...p, schema: 'stepwise.problem@2' }))).toBe('problem.schema');
     expect(fieldOf(() => validateProblem({ ...p, solutionSteps: ['a', 2] }))).toBe('problem.solutionSteps[1]');
   });
 
