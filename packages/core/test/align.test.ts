@@ -1,9 +1,13 @@
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { alignSteps, tokenEndsOf } from '../src/align.js';
 import { AlignmentError, ArgumentError, TokenizerError } from '../src/errors.js';
+import { HfTokenizer } from '../src/hf-tokenizer.js';
 import { CharTokenizer, DEFAULT_CHARSET, type Tokenizer } from '../src/tokenizer.js';
-import { qwen3 } from './qwen.js';
+import { qwen3, qwen3TokenizerDir } from './qwen.js';
 
 const REPL = '\uFFFD';
 
@@ -162,6 +166,22 @@ describe('alignSteps on the real Qwen3 BPE tokenizer (joint mode)', () => {
     expect(ids.length).toBeGreaterThan(2); // 𝔹 (4 UTF-8 bytes) is not one Qwen3 token
     expect(offsets.at(-1)).toEqual([3, 3]);
     expect(offsets.slice(1).every(([, e]) => e === 3)).toBe(true);
+  });
+});
+
+describe('HfTokenizer.load', () => {
+  test('errors name the missing or broken file; without tokenizer_config.json special ids are null', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stepwise-tok-'));
+    expect(() => HfTokenizer.load(dir)).toThrow(new RegExp(`${join(dir, 'tokenizer.json')}: cannot read`));
+    writeFileSync(join(dir, 'tokenizer.json'), '{"model":');
+    expect(() => HfTokenizer.load(join(dir, 'tokenizer.json'))).toThrow(/not valid JSON/);
+    const linked = mkdtempSync(join(tmpdir(), 'stepwise-tok-'));
+    symlinkSync(join(qwen3TokenizerDir(), 'tokenizer.json'), join(linked, 'tokenizer.json'));
+    const bare = HfTokenizer.load(join(linked, 'tokenizer.json'));
+    expect([bare.bosId, bare.eosId, bare.padId]).toEqual([null, null, null]);
+    expect(bare.encode('Step 1: 12+30=42')).toEqual(qwen3().encode('Step 1: 12+30=42'));
+    writeFileSync(join(linked, 'tokenizer_config.json'), '{"eos_token":"<|nope|>"}');
+    expect(() => HfTokenizer.load(linked)).toThrow(/eos_token.*not in the vocabulary/);
   });
 });
 
