@@ -153,11 +153,16 @@ export class JsonlWriter {
     return this.enqueue([], true);
   }
 
+  /** Flushes and closes; appends made after close() starts are refused, the file is closed even if flushing fails. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush();
+    const flushed = this.flush();
     this.closed = true;
-    await this.handle.close();
+    try {
+      await flushed;
+    } finally {
+      await this.handle.close();
+    }
   }
 
   private enqueue(records: readonly unknown[], sync: boolean): Promise<void> {
