@@ -6,6 +6,8 @@
 
 /** A task instance: the question, its gold answer, and where it came from. */
 export interface Problem {
+  /** Optional on input (task loaders may omit it); written as 'stepwise.problem@1'. */
+  schema?: 'stepwise.problem@1';
   id: string;
   question: string;
   /** Gold final answer as a string (graded with the answer grader, never compared raw). */
