@@ -1,2 +1,3 @@
 export * from './types.js';
 export * from './rng.js';
+export * from './answers/index.js';
