@@ -66,7 +66,9 @@ function compareExpr(a: Node, b: Node, ctx: Ctx): Cmp {
 
 const FLIP: Record<RelOp, RelOp> = { '=': '=', '≠': '≠', '<': '>', '>': '<', '≤': '≥', '≥': '≤' };
 
-function compareRelations(a: Extract<Value, { kind: 'relation' }>, b: Extract<Value, { kind: 'relation' }>, ctx: Ctx): Cmp {
+type Rel = { op: RelOp; lhs: Node; rhs: Node };
+
+function compareRelations(a: Rel, b: Rel, ctx: Ctx): Cmp {
   // Compare f = lhs − rhs with its relation; a < b is (−f) > 0, so fold < and ≤ into > and ≥.
   const fold = (op: RelOp, lhs: Node, rhs: Node): [RelOp, Node] => {
     const f: Node = { t: 'add', terms: [lhs, { t: 'neg', a: rhs }] };
@@ -144,8 +146,8 @@ function textOf(v: Value): string | null {
 export function compareValues(a: Value, b: Value, ctx: Ctx): Cmp {
   ctx.budget.tick();
   // A decimal-comma reading ("1,22") meets a single number.
-  if (a.kind === 'list' && a.decimalAlt && b.kind !== 'list') return compareValues(a.decimalAlt, b, ctx);
-  if (b.kind === 'list' && b.decimalAlt && a.kind !== 'list') return compareValues(a, b.decimalAlt, ctx);
+  if (a.kind === 'list' && a.decimalAlt && b.kind === 'expr' && compareValues(a.decimalAlt, b, ctx).equal) return yes('numeric');
+  if (b.kind === 'list' && b.decimalAlt && a.kind === 'expr' && compareValues(a, b.decimalAlt, ctx).equal) return yes('numeric');
   if (a.kind === 'text' || b.kind === 'text') {
     const ta = textOf(a);
     const tb = textOf(b);
@@ -154,9 +156,12 @@ export function compareValues(a: Value, b: Value, ctx: Ctx): Cmp {
   switch (a.kind) {
     case 'expr':
       if (b.kind === 'expr') return compareExpr(a.node, b.node, ctx);
+      if (b.kind === 'relation' && a.eq) return compareRelations(a.eq, b, ctx);
       return no('kind-mismatch');
     case 'relation': {
       if (b.kind === 'relation') return compareRelations(a, b, ctx);
+      // "y = -x/2 + 3/4" was read as its right-hand side; against a real equation it is an equation again.
+      if (b.kind === 'expr' && b.eq) return compareRelations(a, b.eq, ctx);
       if (b.kind === 'interval' || b.kind === 'union') {
         const iv = relationAsInterval(a);
         return iv ? compareValues(iv, b, ctx) : no('kind-mismatch');

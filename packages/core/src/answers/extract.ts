@@ -63,7 +63,8 @@ function proseWords(s: string): string[] {
 /** True when a string is prose rather than an answer ("the number is 10" vs "10 cm", "odd"). */
 export function looksLikeProse(s: string): boolean {
   const words = proseWords(s);
-  return words.length >= 2 || (words.length === 1 && /\s/.test(s.trim()) && s.trim().length > 24);
+  // One unknown word next to a number ("Soucis : 2,74") is prose; a lone word ("Evelyn") is an answer.
+  return words.length >= 2 || (words.length === 1 && /\d/.test(s) && /\s/.test(s.trim()));
 }
 
 interface Span {

@@ -115,10 +115,10 @@ export function normalizeAnswer(input: string): string {
   s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![A-Za-z])\s*\.?/g, '');
   s = s.replace(/\\[dtc]frac(?![A-Za-z])/g, '\\frac');
   // Thousands separators that are unambiguous in LaTeX: 14{,}916 and 12,\!000.
-  s = s.replace(/(\d)\{,\}(?=\d)/g, '$1');
+  s = s.replace(/(\d)\s*\{\s*,\s*\}\s*(?=\d)/g, '$1');
   s = s.replace(/(\d),\s*\\!\s*(?=\d)/g, '$1');
-  s = s.replace(/\\!/g, '');
-  s = s.replace(/\\[,;:> ]|~/g, ' ');
+  s = s.replace(/(?<!\\)\\!/g, '');
+  s = s.replace(/(?<!\\)\\[,;:> ]|~/g, ' ');
   // Degrees and percent carry no value in these answers (90^\circ is 90; 28\% is graded as 28).
   s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree(?![A-Za-z])/g, '');
   s = s.replace(/\\%|%/g, '');
@@ -128,7 +128,7 @@ export function normalizeAnswer(input: string): string {
     const before = s;
     s = stripTrailingTextUnit(s.trim());
     s = stripTrailingUnitWords(s.trim());
-    s = s.replace(/(?:\\\\|[.,;:!])+\s*$/, '').trim(); // trailing full stop, comma, stray `\\`
+    s = s.replace(/(?:\\+|[.,;:!])+\s*$/, '').trim(); // trailing full stop, comma, stray `\` or `\\`
     if (s === before) break;
   }
   // List connectors, written as text or as words.

@@ -128,6 +128,12 @@ class Parser {
 
   private unary(): Node {
     const c = this.peek();
+    const cmd = this.peekCommand();
+    if (c === '±' || cmd === 'pm' || cmd === 'mp') {
+      // A leading ±: "±2021" is the pair {2021, −2021}.
+      this.pos += c === '±' ? 1 : cmd!.length + 1;
+      return { t: 'pm', a: { t: 'num', v: parseDecimal('0')!, approx: false }, b: this.term() };
+    }
     if (c === '-' || c === '−') {
       this.pos++;
       return { t: 'neg', a: this.unary() };

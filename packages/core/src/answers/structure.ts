@@ -9,7 +9,7 @@ import { expandPm, freeSymbols, ParseError, parseExpression, type Node } from '.
 export type RelOp = '=' | '<' | '>' | '≤' | '≥' | '≠';
 
 export type Value =
-  | { kind: 'expr'; node: Node; src: string }
+  | { kind: 'expr'; node: Node; src: string; eq?: { op: '='; lhs: Node; rhs: Node } } // eq: read from "label = expr"
   | { kind: 'text'; text: string }
   | { kind: 'list'; items: Value[]; decimalAlt?: Value } // comma list: order-free
   | { kind: 'tuple'; items: Value[] } // (a, b, …): ordered; a 2-tuple in () may also be an open interval
@@ -115,13 +115,28 @@ function relationValue(s: string, budget: Budget): Value | null {
     sides = sides.slice(0, firstApprox + 1);
     ops = ops.slice(0, firstApprox);
   }
+  if (ops.length === 1 && ops[0] === '≈') {
+    // "x ≈ 11" answers 11, but "√3/3 ≈ 0.577" answers √3/3: the exact form comes first.
+    return parseItem(isLabel(sides[0]!) ? sides[1]! : sides[0]!, budget);
+  }
   ops = ops.map((o) => (o === '≈' ? '=' : o));
   if (sides.some((x) => x === '')) return null;
   if (ops.every((o) => o === '=')) {
     // A chain a = b = c answers its last side (Math-Verify policy; the steps before are working).
     if (ops.length >= 2) return parseItem(sides[sides.length - 1]!, budget);
     const [lhs, rhs] = sides as [string, string];
-    if (isLabel(lhs)) return parseItem(rhs, budget);
+    if (isLabel(lhs)) {
+      const v = parseItem(rhs, budget);
+      if (v.kind === 'expr') {
+        // Keep the equation too: "y = 2x + 3" must still meet "2x - y + 3 = 0".
+        try {
+          return { ...v, eq: { op: '=', lhs: parseExpression(lhs, budget), rhs: v.node } };
+        } catch (e) {
+          if (e instanceof BudgetExceeded) throw e;
+        }
+      }
+      return v;
+    }
     if (isNumericExpr(lhs, budget) && isNumericExpr(rhs, budget)) return parseItem(rhs, budget);
     return { kind: 'relation', op: '=', lhs: parseExpression(lhs, budget), rhs: parseExpression(rhs, budget), src: s };
   }
