@@ -137,6 +137,12 @@ function compareUnordered(a: Value[], b: Value[], ctx: Ctx): Cmp {
   return yes('structure');
 }
 
+function collapse(items: Value[], ctx: Ctx): Value | null {
+  const first = items[0];
+  if (!first || !items.every((x) => compareValues(first, x, ctx).equal)) return null;
+  return first;
+}
+
 function textOf(v: Value): string | null {
   if (v.kind === 'text') return v.text;
   if (v.kind === 'expr' || v.kind === 'relation') return v.src.replace(/\s+/g, '');
@@ -148,6 +154,15 @@ export function compareValues(a: Value, b: Value, ctx: Ctx): Cmp {
   // A decimal-comma reading ("1,22") meets a single number.
   if (a.kind === 'list' && a.decimalAlt && b.kind === 'expr' && compareValues(a.decimalAlt, b, ctx).equal) return yes('numeric');
   if (b.kind === 'list' && b.decimalAlt && a.kind === 'expr' && compareValues(a, b.decimalAlt, ctx).equal) return yes('numeric');
+  // "15\frac{39}{40} or \frac{639}{40}": a list whose items are all the same value is that value.
+  if (a.kind === 'list' && !a.decimalAlt && b.kind !== 'list' && b.kind !== 'set' && b.kind !== 'tuple') {
+    const one = collapse(a.items, ctx);
+    return one ? compareValues(one, b, ctx) : no('kind-mismatch');
+  }
+  if (b.kind === 'list' && !b.decimalAlt && a.kind !== 'list' && a.kind !== 'set' && a.kind !== 'tuple') {
+    const one = collapse(b.items, ctx);
+    return one ? compareValues(a, one, ctx) : no('kind-mismatch');
+  }
   if (a.kind === 'text' || b.kind === 'text') {
     const ta = textOf(a);
     const tb = textOf(b);

@@ -54,7 +54,7 @@ const KNOWN_WORDS = new Set([...UNIT_WORDS, 'and', 'or', 'sin', 'cos', 'tan', 's
 /** Strips LaTeX commands, text groups and math spans, leaving the prose words of a string. */
 function proseWords(s: string): string[] {
   const t = s
-    .replace(/\\(?:text\w*|mbox|mathrm|mathbf|textbf|operatorname)\s*\{[^{}]*\}/g, ' ')
+    .replace(/\\(?:text\w*|mbox|mathrm|mathbf|textbf|operatorname|begin|end)\s*\{[^{}]*\}/g, ' ')
     .replace(/\\[A-Za-z]+/g, ' ')
     .replace(/\$\$[\s\S]*?\$\$|\$[^$\n]*\$|\\\([^\n]*?\\\)|\\\[[\s\S]*?\\\]/g, ' ');
   return (t.match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !KNOWN_WORDS.has(w.toLowerCase()));
