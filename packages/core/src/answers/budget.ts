@@ -12,6 +12,7 @@ export class BudgetExceeded extends Error {
 
 export class Budget {
   private steps = 0;
+  private lastClock = 0;
   private readonly deadline: number;
   constructor(
     readonly maxSteps: number,
@@ -19,11 +20,14 @@ export class Budget {
   ) {
     this.deadline = performance.now() + maxMillis;
   }
-  /** Counts `n` units of work; checks the clock every 256 ticks because reading it is not free. */
+  /** Counts `n` units of work; checks the clock every 256 units because reading it is not free. */
   tick(n = 1): void {
     this.steps += n;
     if (this.steps > this.maxSteps) throw new BudgetExceeded(`more than ${this.maxSteps} steps`);
-    if ((this.steps & 255) === 0 && performance.now() > this.deadline) throw new BudgetExceeded('time limit');
+    if (this.steps - this.lastClock >= 256) {
+      this.lastClock = this.steps;
+      if (performance.now() > this.deadline) throw new BudgetExceeded('time limit');
+    }
   }
   checkClock(): void {
     if (performance.now() > this.deadline) throw new BudgetExceeded('time limit');

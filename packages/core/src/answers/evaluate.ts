@@ -235,6 +235,30 @@ function numEval(n: Node, env: Map<string, Complex>, budget: Budget): Complex {
 // ---------------------------------------------------------------------------------------------------------------
 // Comparison
 
+function hasInf(n: Node): boolean {
+  switch (n.t) {
+    case 'const':
+      return n.name === 'inf';
+    case 'num':
+    case 'sym':
+      return false;
+    case 'add':
+      return n.terms.some(hasInf);
+    case 'mul':
+      return n.factors.some(hasInf);
+    case 'div':
+      return hasInf(n.num) || hasInf(n.den);
+    case 'pow':
+      return hasInf(n.base) || hasInf(n.exp);
+    case 'root':
+      return hasInf(n.a) || hasInf(n.k);
+    case 'pm':
+      return hasInf(n.a) || hasInf(n.b);
+    default:
+      return hasInf(n.a);
+  }
+}
+
 export function closeEnough(a: number, b: number, tol: Tolerance): boolean {
   if (a === b) return true; // also equal infinities
   if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
@@ -319,8 +343,11 @@ export function exprEquivalent(a: Node, b: Node, tol: Tolerance, budget: Budget,
     const y = numEval(b, env, budget);
     if (!finite(x) || !finite(y)) {
       // ∞ = ∞ (interval ends) counts; any other non-finite point is skipped.
-      if (vars.length === 0 && x.re === y.re && x.im === 0 && y.im === 0 && Math.abs(x.re) === Infinity) return { equal: true, how: 'numeric' };
-      if (vars.length === 0) return { equal: false, how: 'numeric' };
+      // Only a written ∞ counts: an overflow (2^(2^99)) is not infinity and decides nothing.
+      if (vars.length === 0 && x.re === y.re && x.im === 0 && y.im === 0 && Math.abs(x.re) === Infinity && hasInf(a) && hasInf(b)) {
+        return { equal: true, how: 'numeric' };
+      }
+      if (vars.length === 0) return { equal: false, how: 'undecided' };
       continue;
     }
     if (!complexClose(x, y, tol)) return { equal: false, how: 'numeric' };

@@ -144,7 +144,10 @@ function boxesJoin(between: string): boolean {
     .replace(/\\q?quad|\\[,;:! ]|\\\(|\\\)|\\\[|\\\]|~|\$/g, ' ');
   if (/\n\s*\n/.test(between)) return false;
   const words = t.match(/[A-Za-z()]+/g) ?? [];
-  return words.length <= 4 && t.length <= 60;
+  // Only punctuation, or a short phrase that ends a list item ("papers and", "for part (a) and"); a bare
+  // "then" between two boxes is a correction, not a list.
+  if (words.length === 0) return t.length <= 60;
+  return words.length <= 4 && t.length <= 60 && (/,/.test(t) || words.some((w) => w === 'and' || w === 'or'));
 }
 
 function cutAtHope(s: string): string {

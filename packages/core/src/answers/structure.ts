@@ -180,7 +180,8 @@ function matrixValue(s: string, budget: Budget): Value | null {
 /** One answer item (no top-level comma list). */
 export function parseItem(raw: string, budget: Budget): Value {
   const s = raw.trim();
-  budget.tick();
+  // Each level of parseItem scans its string: charge that, so nested brackets cannot cost O(n²) unnoticed.
+  budget.tick(4 * s.length + 1); // about four linear scans per level
   try {
     if (s === '') return { kind: 'text', text: '' };
     const mat = matrixValue(s, budget);
@@ -214,6 +215,7 @@ export function parseItem(raw: string, budget: Budget): Value {
 /** A whole (normalised) answer: possibly a list of items separated by commas or semicolons. */
 export function parseAnswer(s: string, budget: Budget): Value {
   const t = s.trim();
+  budget.tick(t.length + 1);
   // "1,22" / "0,111": a decimal comma reading is kept as an alternative to the list {1, 22}.
   let decimalAlt: Value | undefined;
   if (/^[+-]?\d+,\d+$/.test(t) && (!/,\d{3}$/.test(t) || /^[+-]?0,/.test(t))) {
