@@ -11,3 +11,4 @@ export * from './steps.js';
 export * from './tokenizer.js';
 export * from './hf-tokenizer.js';
 export * from './align.js';
+export * from './answers/index.js';
