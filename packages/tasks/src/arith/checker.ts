@@ -38,7 +38,10 @@ export interface CheckResult {
   /** True iff the solution is complete and every step (and the final answer) is right. */
   correct: boolean;
   firstError: StepError | null;
-  /** The final answer the solution states (null when it has no parsable answer line). */
+  /**
+   * The answer the solution states: the first parsable answer line anywhere in it, even after an earlier
+   * error (outcome labels need it), or null when there is none.
+   */
   statedAnswer: number | null;
   /** The gold running values: [start, after op 1, ..., answer]. */
   goldValues: number[];
@@ -59,6 +62,13 @@ export function checkSolution(problem: Problem | ArithSpec, steps: readonly stri
   const gold = runningValues(spec);
   const n = spec.operations.length;
   let statedAnswer: number | null = null;
+  for (const s of steps) {
+    const line = typeof s === 'string' ? parseLine(s) : null;
+    if (line?.kind === 'answer') {
+      statedAnswer = line.value;
+      break;
+    }
+  }
   const fail = (index: number, kind: StepErrorKind, message: string): CheckResult => ({
     correct: false,
     firstError: { index, kind, message },
@@ -70,7 +80,6 @@ export function checkSolution(problem: Problem | ArithSpec, steps: readonly stri
     if (typeof steps[i] !== 'string') throw new TaskArgumentError(`steps[${i}]`, 'a string', steps[i]);
     const line = parseLine(steps[i]);
     if (line.kind === 'malformed') return fail(i, 'malformed', line.why);
-    if (line.kind === 'answer') statedAnswer = line.value;
     if (i > n) return fail(i, 'extra-step', 'text after the answer line');
     if (i === n) {
       if (line.kind === 'step') return fail(i, 'extra-step', `all ${n} operations were done; expected the answer line`);
