@@ -8,17 +8,17 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
+const candidate = process.env.STEPWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
+
 export function sharedData(): string | null {
-  const dir = process.env.STEPWISE_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
-  return existsSync(dir) ? dir : null;
+  return existsSync(candidate) ? candidate : null;
 }
 
 /** Path of a shared file, or null after printing why the caller's suite will be skipped. */
 export function sharedFile(rel: string): string | null {
-  const dir = sharedData();
-  const path = dir ? join(dir, rel) : null;
-  if (!path || !existsSync(path)) {
-    console.warn(`[skip] shared data file ${rel} not found (looked in ${dir ?? '$STEPWISE_SHARED_DATA or <repoRoot>/../shared/data'})`);
+  const path = join(candidate, rel);
+  if (!existsSync(path)) {
+    console.warn(`[skip] shared data file ${rel} not found at ${path} (set STEPWISE_SHARED_DATA to the data folder)`);
     return null;
   }
   return path;
