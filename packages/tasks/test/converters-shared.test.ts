@@ -73,12 +73,13 @@ describe.skipIf(!slice || !openrPrm || !example)('PRM800K (shared samples)', () 
       expect(b).toEqual(a.map((x, i) => (zero[i] ? false : x)));
       neutralSteps += zero.filter(Boolean).length;
     }
-    expect(neutralSteps).toBe(0); // no chosen completion in the slice is rated 0; check the option on an edited copy
+    expect(neutralSteps).toBeGreaterThan(0);
     const edited = structuredClone(recs[0]);
     edited.label.steps[0].completions![0].rating = 0;
     expect(prm800kToStepLabelled(edited, { neutral: true }).labels[0]).toBe(true);
     expect(prm800kToStepLabelled(edited, { neutral: false }).labels[0]).toBe(false);
-    expect(prm800kStepPairs(recs[0]).length).toBeGreaterThan(0);
+    expect(prm800kStepPairs(recs[0])).toEqual([]); // its one step with -1s has no +1 sibling (a human fixed it)
+    expect(recs.flatMap((r) => prm800kStepPairs(r)).length).toBeGreaterThan(0);
   });
 
   it('exports step labels as a PRM800K record that converts back to the same labels', () => {
