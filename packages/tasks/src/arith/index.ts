@@ -1,0 +1,5 @@
+export * from './spec.js';
+export * from './format.js';
+export * from './generate.js';
+export * from './checker.js';
+export * from './corpus.js';

@@ -1,0 +1,2 @@
+export * from './gsm8k.js';
+export * from './math500.js';
