@@ -15,7 +15,7 @@ let skipped = 0;
 if (existsSync(report)) {
   const json = JSON.parse(readFileSync(report, 'utf8'));
   passed = json.numPassedTests ?? 0;
-  failed = (json.numFailedTests ?? 0) + (json.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(json);
+  failed = (json.numFailedTests ?? 0) + countFilesFailedWithoutFailedTests(json);
   skipped = (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0);
 } else {
   failed = 1; // vitest died before writing a report: count that as a failure, never as green
@@ -25,10 +25,10 @@ if (status !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(status);
 
-// A suite that failed to load (import error) has no failed tests but counts as a failure; a suite whose tests
-// failed is already counted through its tests.
-function countSuitesWithFailedTests(json) {
+// A test file that failed to load (import error, crash) has no failed tests but must count as a failure; a file
+// whose tests failed is already counted through them. (vitest's numFailedTestSuites counts describe blocks.)
+function countFilesFailedWithoutFailedTests(json) {
   return (json.testResults ?? []).filter(
-    (s) => s.status === 'failed' && (s.assertionResults ?? []).some((t) => t.status === 'failed'),
+    (f) => f.status === 'failed' && !(f.assertionResults ?? []).some((t) => t.status === 'failed'),
   ).length;
 }
