@@ -8,3 +8,4 @@ export * from './beam.js';
 export * from './best-of-n.js';
 export * from './aggregate.js';
 export * from './scorers.js';
+export * from './judge.js';

@@ -128,3 +128,15 @@ describe('step scorers', () => {
     expect(calls).toBe(3);
   });
 });
+
+describe('answerJudge (the core grader behind searches)', () => {
+  it('extracts the final answer from the steps and grades it against the gold answer', async () => {
+    const { answerJudge } = await import('../src/index.js');
+    const j = answerJudge();
+    expect(j.judge(problem, ['6 * 7 = 42', 'The answer is 42'])).toEqual({ answer: '42', correct: true });
+    expect(j.judge(problem, ['6 * 7 = 41', 'The answer is \\boxed{41}']).correct).toBe(false);
+    expect(j.judge(problem, []).answer).toBeNull();
+    expect(j.same('\\frac{1}{2}', '0.5')).toBe(true);
+    expect(j.same('3', '4')).toBe(false);
+  });
+});
