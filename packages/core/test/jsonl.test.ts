@@ -124,10 +124,10 @@ describe('crash safety', () => {
 
   test('SIGKILL at random moments: after resuming, every record is present exactly once', async () => {
     const file = join(tmp(), 'crash.jsonl');
-    const total = 400;
+    const total = 200;
     let kills = 0;
     let repaired = 0;
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < 6; round++) {
       const r = await runChild(file, total, Math.floor(Math.random() * 40));
       if (r.killed) kills++;
       repaired += Number(/resumed \d+ (\d+)/.exec(r.out)?.[1] ?? 0) > 0 ? 1 : 0;
