@@ -14,4 +14,8 @@ export const commands: Record<string, Command> = {
     summary: 'print what this machine can use (CPU features, BLAS, CUDA devices)',
     load: () => import('./backends.js'),
   },
+  grade: {
+    summary: 'compare a prediction with a reference answer (or grade a JSONL file of cases)',
+    load: () => import('./grade.js'),
+  },
 };
