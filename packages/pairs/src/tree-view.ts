@@ -2,7 +2,7 @@
  * Read-only navigation over a scored tree's flat node arrays: children, root-to-node paths, complete
  * solutions. Selectors only read trees; they never mutate them.
  */
-import type { ScoredTree } from '@stepwise/core';
+import { childrenLists, pathFromRoot, stepsTo, type ScoredTree } from '@stepwise/core';
 
 export class InvalidTreeError extends Error {
   override name = 'InvalidTreeError';
@@ -29,14 +29,13 @@ export class TreeView {
       }
     }
     if (n === 0 || tree.parent[0] !== -1) throw new InvalidTreeError('tree.parent: expected node 0 to be the root (parent -1)');
-    this.children = Array.from({ length: n }, () => []);
     for (let i = 1; i < n; i++) {
       const p = tree.parent[i];
       if (!Number.isInteger(p) || p < 0 || p >= i) {
         throw new InvalidTreeError(`tree.parent[${i}]: expected an earlier node id in [0, ${i}), got ${p}`);
       }
-      this.children[p].push(i);
     }
+    this.children = childrenLists(tree);
   }
 
   get size(): number {
@@ -45,14 +44,12 @@ export class TreeView {
 
   /** Node ids from the first step down to `node` (root excluded; empty for the root). */
   pathTo(node: number): number[] {
-    const path: number[] = [];
-    for (let i = node; i > 0; i = this.tree.parent[i]) path.push(i);
-    return path.reverse();
+    return pathFromRoot(this.tree, node).slice(1);
   }
 
   /** Step texts of the path to `node`. */
   stepsTo(node: number): string[] {
-    return this.pathTo(node).map((i) => this.tree.text[i]);
+    return stepsTo(this.tree, node);
   }
 
   value(node: number): number | null {

@@ -1,4 +1,4 @@
-import type { Problem, ScoredTree } from '@stepwise/core';
+import { appendNode, createTree, toScoredTree, type Problem, type ScoredTree } from '@stepwise/core';
 
 export interface NodeSpec {
   text: string;
@@ -11,39 +11,25 @@ export interface NodeSpec {
 
 /** Builds a ScoredTree (flat arrays, node 0 = root) from a nested spec; leaves with `correct` are terminal. */
 export function buildTree(children: NodeSpec[], rootValue: number | null = null): ScoredTree {
-  const t: ScoredTree = {
-    schema: 'stepwise.scored-tree@1',
-    problemId: 'p1',
-    parent: [-1],
-    text: [''],
-    depth: [0],
-    terminal: [false],
-    logprobSum: [0],
-    tokenCount: [0],
-    answer: [null],
-    correct: [null],
-    value: [rootValue],
-    scorer: 'test',
-    stats: { q: [0], visits: [1] },
-  };
-  const add = (spec: NodeSpec, parent: number, depth: number) => {
-    const id = t.parent.length;
+  const tree = createTree('p1');
+  tree.stats = { q: [0], visits: [1] };
+  const values: (number | null)[] = [rootValue];
+  const add = (spec: NodeSpec, parent: number) => {
     const terminal = spec.correct !== undefined;
-    t.parent.push(parent);
-    t.text.push(spec.text);
-    t.depth.push(depth);
-    t.terminal.push(terminal);
-    t.logprobSum.push(-1);
-    t.tokenCount.push(spec.text.length);
-    t.answer.push(terminal ? (spec.correct ? '42' : '41') : null);
-    t.correct.push(terminal ? spec.correct! : null);
-    t.value.push(spec.value);
-    t.stats!.q.push(spec.q ?? 0);
-    t.stats!.visits.push(spec.visits ?? 0);
-    for (const c of spec.children ?? []) add(c, id, depth + 1);
+    const id = appendNode(tree, parent, {
+      text: spec.text,
+      terminal,
+      logprobSum: -1,
+      tokenCount: spec.text.length,
+      answer: terminal ? (spec.correct ? '42' : '41') : null,
+      correct: terminal ? spec.correct : null,
+      stats: { q: spec.q ?? 0, visits: spec.visits ?? 0 },
+    });
+    values.push(spec.value);
+    for (const c of spec.children ?? []) add(c, id);
   };
-  for (const c of children) add(c, 0, 1);
-  return t;
+  for (const c of children) add(c, 0);
+  return toScoredTree(tree, values, 'test');
 }
 
 export const problem: Problem = { id: 'p1', question: 'What is 6 * 7?', answer: '42', source: 'test' };

@@ -2,7 +2,7 @@
  * Grows a reasoning tree as flat node arrays (core's Tree) while a search runs. Node 0 is the root.
  * Per-node statistics (visits, Q, selection scores) live in `stats` so samplers share one tree format.
  */
-import type { Problem, Tree } from '@stepwise/core';
+import { appendNode, createTree, stepsTo, type Problem, type Tree } from '@stepwise/core';
 
 import type { Judge, StepCandidate } from './policy.js';
 
@@ -18,19 +18,8 @@ export class TreeBuilder {
     private readonly judge: Judge,
     statNames: readonly string[] = [],
   ) {
-    this.tree = {
-      schema: 'stepwise.tree@1',
-      problemId: problem.id,
-      parent: [-1],
-      text: [''],
-      depth: [0],
-      terminal: [false],
-      logprobSum: [0],
-      tokenCount: [0],
-      answer: [null],
-      correct: [null],
-      stats: Object.fromEntries(statNames.map((s) => [s, [0]])),
-    };
+    this.tree = createTree(problem.id);
+    this.tree.stats = Object.fromEntries(statNames.map((s) => [s, [0]]));
   }
 
   get size(): number {
@@ -39,36 +28,26 @@ export class TreeBuilder {
 
   /** Adds a child; a terminal child is judged at once (answer + correctness against the gold answer). */
   add(parent: number, c: StepCandidate, forceTerminal = false): number {
-    const id = this.size;
-    const t = this.tree;
     const terminal = c.terminal || forceTerminal;
-    t.parent.push(parent);
-    t.text.push(c.text);
-    t.depth.push(t.depth[parent] + 1);
-    t.terminal.push(terminal);
-    t.logprobSum.push(c.tokenLogprobs.reduce((a, b) => a + b, 0));
-    t.tokenCount.push(c.tokenLogprobs.length);
+    const verdict = terminal ? this.judge.judge(this.problem, [...this.steps(parent), c.text]) : null;
+    const id = appendNode(this.tree, parent, {
+      text: c.text,
+      terminal,
+      logprobSum: c.tokenLogprobs.reduce((a, b) => a + b, 0),
+      tokenCount: c.tokenLogprobs.length,
+      answer: verdict?.answer ?? null,
+      correct: verdict ? verdict.correct : null,
+    });
     this.tokenLogprobs.push(c.tokenLogprobs);
     this.handles.push(c.handle);
     this.children.push([]);
     this.children[parent].push(id);
-    for (const s of Object.values(t.stats ?? {})) s.push(0);
-    if (terminal) {
-      const verdict = this.judge.judge(this.problem, this.steps(id));
-      t.answer.push(verdict.answer);
-      t.correct.push(verdict.correct);
-    } else {
-      t.answer.push(null);
-      t.correct.push(null);
-    }
     return id;
   }
 
   /** Step texts from the first step to `node`. */
   steps(node: number): string[] {
-    const out: string[] = [];
-    for (let i = node; i > 0; i = this.tree.parent[i]) out.push(this.tree.text[i]);
-    return out.reverse();
+    return stepsTo(this.tree, node);
   }
 
   stat(name: string): number[] {
