@@ -1,0 +1,3 @@
+export * from './stats.js';
+export * from './evaluate.js';
+export * from './report.js';
