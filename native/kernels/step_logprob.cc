@@ -63,7 +63,9 @@ void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r
         ops.widen(static_cast<const uint16_t*>(a.logits) + t * a.v + c, buf, len);
         seg = buf;
       }
-      ops.segment(st, seg, len, c, want_entropy, want_argmax);
+      // Prefetch the next segment of an fp32 row in place; a bf16 row is widened into buf, already in L1.
+      const int64_t next = a.dtype == DType::F32 ? std::min(rows::kSegment, a.v - c - len) : 0;
+      ops.segment(st, seg, len, c, want_entropy, want_argmax, next);
     }
     write_row(a, t, rows::row_finish(st, load_logit(a.logits, a.dtype, t * a.v + target), target));
   }
@@ -110,7 +112,6 @@ void forward_exact_rows(const StepLogprobForward& a, int64_t r0, int64_t r1) {
 // is overwritten, as g * -expm1(z_t - lse) in double: no cancellation as p_t -> 1, and in bf16 no
 // read-modify-write of an already rounded value.
 void backward_fast_rows(const StepLogprobBackward& a, const RowOps& ops, int64_t r0, int64_t r1) {
-  alignas(32) float buf[rows::kSegment];
   const size_t esize = dtype_size(a.dtype);
   for (int64_t t = r0; t < r1; ++t) {
     const float g = rows::token_grad(t, a.targets, a.step_index, a.grad_token, a.grad_step);
@@ -129,11 +130,7 @@ void backward_fast_rows(const StepLogprobBackward& a, const RowOps& ops, int64_t
     } else {
       const uint16_t* in = static_cast<const uint16_t*>(a.logits) + t * a.v;
       uint16_t* out = reinterpret_cast<uint16_t*>(out_row);
-      for (int64_t c = 0; c < a.v; c += rows::kSegment) {
-        const int64_t len = std::min(rows::kSegment, a.v - c);
-        ops.widen(in + c, buf, len);  // read the whole segment before writing it (in place is allowed)
-        ops.grad_bf16(buf, out + c, len, lse, g);
-      }
+      ops.grad_bf16(in, out, a.v, lse, g);
       out[target] = f32_to_bf16(static_cast<float>(target_grad));
     }
   }
