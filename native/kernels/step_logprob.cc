@@ -27,6 +27,9 @@ using rows::RowState;
 
 // Rows per scheduling block: ~64K elements, small enough to balance 2 threads, big enough that the atomic
 // counter costs nothing.
+// How far ahead (in segments) the exp pass prefetches the row: 1 = the next segment.
+constexpr int64_t kPrefetchSegments = 1;
+
 int64_t rows_per_task(int64_t v) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, v)); }
 
 float load_logit(const void* logits, DType dt, int64_t idx) {
@@ -63,9 +66,14 @@ void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r
         ops.widen(static_cast<const uint16_t*>(a.logits) + t * a.v + c, buf, len);
         seg = buf;
       }
-      // Prefetch the next segment of an fp32 row in place; a bf16 row is widened into buf, already in L1.
-      const int64_t next = a.dtype == DType::F32 ? std::min(rows::kSegment, a.v - c - len) : 0;
-      ops.segment(st, seg, len, c, want_entropy, want_argmax, next);
+      // Prefetch the segment after next of an fp32 row while this one's exps run (a bf16 segment is widened
+      // into buf; its source is prefetched the same way, at half the bytes). Measured: docs/kernels-cpu.md.
+      const int64_t ahead = c + len + rows::kSegment * (kPrefetchSegments - 1);
+      const int64_t pf_len = std::max<int64_t>(0, std::min(rows::kSegment, a.v - ahead));
+      const float* pf = pf_len == 0 ? nullptr
+                        : a.dtype == DType::F32 ? static_cast<const float*>(a.logits) + t * a.v + ahead
+                                                : reinterpret_cast<const float*>(static_cast<const uint16_t*>(a.logits) + t * a.v + ahead);
+      ops.segment(st, seg, len, c, want_entropy, want_argmax, pf, a.dtype == DType::F32 ? pf_len : pf_len / 2);
     }
     write_row(a, t, rows::row_finish(st, load_logit(a.logits, a.dtype, t * a.v + target), target));
   }

@@ -60,7 +60,7 @@ inline double hsum(__m256 v) {
 }
 
 void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax,
-                  int64_t prefetch_len) {
+                  const float* pf_ptr, int64_t pf_len) {
   if (len <= 0) return;
   const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   __m256 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
@@ -94,9 +94,9 @@ void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool 
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   // The exp pass is compute-bound and the max pass memory-bound: while this segment's exps run from L1, pull
   // the next segment of the row into cache (one line per 16-element iteration), so the two overlap. The
-  // caller promises z[len .. len + prefetch) is readable memory of the same row (prefetch_len may be 0).
-  const char* pf = reinterpret_cast<const char*>(z + len);
-  const int64_t pf_lines = prefetch_len * 4 / 64;
+  // caller promises pf_ptr[0 .. pf_len) is readable.
+  const char* pf = reinterpret_cast<const char*>(pf_ptr);
+  const int64_t pf_lines = (pf_len * 4 + 63) / 64;
   j = 0;
   if (want_entropy) {
     for (; j + 16 <= len; j += 16) {

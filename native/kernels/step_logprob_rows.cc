@@ -56,7 +56,7 @@ inline float exp2_clamped(float t) {
 inline float shift_of(float m) { return m == -std::numeric_limits<float>::infinity() ? 0.0f : m; }
 
 void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax,
-                      int64_t prefetch_len) {
+                      const float* pf, int64_t pf_len) {
   if (len <= 0) return;
   float mx[kLanes];
   for (int k = 0; k < kLanes; ++k) mx[k] = -std::numeric_limits<float>::infinity();
@@ -79,7 +79,7 @@ void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, b
   float s[kLanes] = {}, a[kLanes] = {};
   float tail_s = 0.0f, tail_a = 0.0f;
   // Pull the next segment into cache while this one's exps run (see the AVX2 version).
-  for (int64_t i = 0; i < prefetch_len; i += 16) __builtin_prefetch(z + len + i);
+  for (int64_t i = 0; i < pf_len; i += 16) __builtin_prefetch(pf + i);
   j = 0;
   if (want_entropy) {
     for (; j + kLanes <= len; j += kLanes) {

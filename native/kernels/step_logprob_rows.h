@@ -43,10 +43,10 @@ RowResult row_finish(const RowState& st, float z_target, int64_t target);
 
 struct RowOps {
   // Merges z[0..len) (columns col0..col0+len of the row) into st. want_entropy / want_argmax skip the extra
-  // work when the output is not requested. z[len .. len+prefetch_len) is prefetched (the next segment), so it
-  // must lie inside the same allocation; pass 0 when there is no next segment.
+  // work when the output is not requested. pf[0 .. pf_len) is prefetched during the exp pass (the caller's
+  // next segment: memory it will read soon), so it must be readable; pf_len = 0 prefetches nothing.
   void (*segment)(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax,
-                  int64_t prefetch_len);
+                  const float* pf, int64_t pf_len);
   // out[j] = -g * exp(z[j] - lse) for j in [0, len). out may alias z. The caller fixes the target entry.
   void (*grad_f32)(const float* z, float* out, int64_t len, float lse, float g);
   // The same from bf16 logits to bf16 output (round to nearest even). out may alias z.

@@ -162,8 +162,8 @@ void test_ops_agree() {
     for (auto& x : z) x = (rng() % 10 == 0) ? -std::numeric_limits<float>::infinity() : nd(rng);
     rows::RowState s1, s2;
     rows::row_reset(s1); rows::row_reset(s2);
-    P.segment(s1, z.data(), len, 0, true, true, 0);
-    A.segment(s2, z.data(), len, 0, true, true, 0);
+    P.segment(s1, z.data(), len, 0, true, true, nullptr, 0);
+    A.segment(s2, z.data(), len, 0, true, true, nullptr, 0);
     check(s1.m == s2.m && s1.amax == s2.amax && close(s2.s, s1.s, 0, 1e-6) && close(s2.a, s1.a, 1e-6, 1e-5),
           "portable vs avx2 segment len=" + std::to_string(len));
     P.grad_f32(z.data(), o1.data(), len, 5.0f, 0.7f);
