@@ -301,6 +301,7 @@ namespace stepwise::napi {
 
 void check_targets(const Args& args, const Array& targets, const Array& steps, int64_t n, int64_t v,
                    int64_t num_steps) {
+  if (n == 0) return;
   if (!targets.check) args.range_error("targets", "a device tensor without a host mirror cannot be validated");
   if (steps.present && !steps.check)
     args.range_error("stepIndex", "a device tensor without a host mirror cannot be validated");
