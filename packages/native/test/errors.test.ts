@@ -48,7 +48,7 @@ describe('typed API: ArgumentError naming the argument', () => {
     expectArg(() => stepLogprob({ ...ok, vocabSize: '4' as never }), 'vocabSize');
     expectArg(() => stepLogprob(ok, { exact: 1 as never }), 'options.exact');
     expectArg(() => stepLogprob(ok, { exat: true } as never), 'options.exat', /known keys/);
-    expectArg(() => stepLogprobFromHidden({ hidden: new Float32Array(6), weight: Bf16Array.from([1, 2, 3, 4]), hiddenSize: 2, vocabSize: 2, targets: new Int32Array(3) }), 'weight', /same dtype/);
+    expectArg(() => stepLogprobFromHidden({ hidden: new Float32Array(6), weight: Bf16Array.from([1, 2, 3, 4]) as never, hiddenSize: 2, vocabSize: 2, targets: new Int32Array(3) }), 'weight', /same dtype/);
   });
 
   it('wrong lengths and non-integer sizes', () => {
