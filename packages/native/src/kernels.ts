@@ -9,7 +9,7 @@
  */
 import type { Bf16Array, FloatArray } from './bf16.js';
 import type { DeviceTensor } from './device.js';
-import { ArgumentError } from './errors.js';
+import { ArgumentError, describe } from './errors.js';
 import { Call, checkKeys } from './marshal.js';
 import { checkTargets, expectBoolean, expectInteger } from './validate.js';
 
@@ -57,9 +57,12 @@ function numStepsOf(input: { numSteps?: unknown }): number {
   return input.numSteps === undefined ? 0 : expectInteger('numSteps', input.numSteps, 0);
 }
 
+/** n comes from the targets; anything without a numeric length is reported as the wrong type. */
 function lengthOf(name: string, v: unknown): number {
-  const n = (v as { length?: unknown } | null)?.length;
-  return typeof n === 'number' ? n : expectInteger(`${name}.length`, n, 0);
+  const n = (v as { length?: unknown } | null | undefined)?.length;
+  if (typeof n !== 'number' || !(v instanceof Int32Array || (typeof v === 'object' && v !== null && 'dtype' in v)))
+    throw new ArgumentError(name, 'an Int32Array (or an i32 DeviceTensor)', describe(v));
+  return n;
 }
 
 const INPUT_KEYS = ['logits', 'vocabSize', 'targets', 'stepIndex', 'numSteps'] as const;
