@@ -7,7 +7,7 @@ import type { FloatArray } from './bf16.js';
 import type { DeviceTensor } from './device.js';
 import { ArgumentError } from './errors.js';
 import type { Out, StepLogprobResult } from './kernels.js';
-import { Call, checkKeys } from './marshal.js';
+import { Call, checkKeys, startAsync } from './marshal.js';
 import { checkTargets, expectBoolean, expectInteger } from './validate.js';
 
 type FloatIn = FloatArray | DeviceTensor;
@@ -87,7 +87,7 @@ export function stepLogprobFromHiddenAsync<L extends FloatIn>(
   input: HiddenInput<L>,
   options?: HiddenForwardOptions,
 ): Promise<StepLogprobResult<Out<L, Float32Array>, Out<L, Uint8Array>>> {
-  return Promise.resolve().then(() => forwardCall(input, options).runAsync());
+  return startAsync(() => forwardCall(input, options));
 }
 
 export interface HiddenBackwardInput<L extends FloatIn = FloatIn> extends HiddenInput<L> {
@@ -136,5 +136,5 @@ export function stepLogprobFromHiddenBackwardAsync<L extends FloatIn>(
   input: HiddenBackwardInput<L>,
   options?: HiddenBackwardOptions,
 ): Promise<Grads<L>> {
-  return Promise.resolve().then(() => backwardCall(input, options).runAsync());
+  return startAsync(() => backwardCall(input, options));
 }

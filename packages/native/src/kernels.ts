@@ -10,7 +10,7 @@
 import type { Bf16Array, FloatArray } from './bf16.js';
 import type { DeviceTensor } from './device.js';
 import { ArgumentError, describe } from './errors.js';
-import { Call, checkKeys } from './marshal.js';
+import { Call, checkKeys, startAsync } from './marshal.js';
 import { checkTargets, expectBoolean, expectInteger } from './validate.js';
 
 /** Host results are typed arrays; device results DeviceTensors. */
@@ -112,7 +112,7 @@ export function stepLogprobAsync<L extends FloatIn>(
   input: StepLogprobInput<L>,
   options?: StepLogprobOptions,
 ): Promise<StepLogprobResult<Out<L, Float32Array>, Out<L, Uint8Array>>> {
-  return Promise.resolve().then(() => forwardCall('stepLogprobForward', input, options).runAsync());
+  return startAsync(() => forwardCall('stepLogprobForward', input, options));
 }
 
 export interface StepLogprobBackwardInput<L extends FloatIn = FloatIn> extends StepLogprobInput<L> {
@@ -162,5 +162,5 @@ export function stepLogprobBackwardAsync<L extends FloatIn>(
   input: StepLogprobBackwardInput<L>,
   options?: StepLogprobBackwardOptions,
 ): Promise<{ dlogits: DlogitsOf<L> }> {
-  return Promise.resolve().then(() => backwardCall('stepLogprobBackward', input, options).runAsync());
+  return startAsync(() => backwardCall('stepLogprobBackward', input, options));
 }

@@ -49,6 +49,21 @@ describe('DeviceTensor', () => {
   });
 });
 
+describe('DeviceTensor lifetime with async kernels', () => {
+  it.skipIf(skip)('disposing an input while an async kernel runs is safe: the result is still right', async () => {
+    const r = rng(8);
+    const [n, v] = [256, 32000];
+    const host = uniform(r, n * v, -4, 4);
+    const b = tokenBatch(r, n, v, 3);
+    const logits = DeviceTensor.upload(host);
+    const pending = stepLogprobAsync({ logits, vocabSize: v, targets: b.targets, stepIndex: b.stepIndex, numSteps: 3 });
+    logits.dispose(); // the job holds its own share of the memory
+    expect(logits.disposed).toBe(true);
+    const out = await pending;
+    expectForwardMatches({ tokenLogp: f32(out.tokenLogp), stepSum: f32(out.stepSum), lse: f32(out.lse) }, host, b, 1e-4);
+  });
+});
+
 describe('CUDA kernels vs the float64 reference', () => {
   it.skipIf(skip)('step log-prob forward/backward on DeviceTensors (fp32 and bf16, fast and exact, in place)', () => {
     for (const [n, v, steps, spread] of [[0, 5, 0, 1], [1, 1, 1, 3], [37, 1000, 5, 10], [300, 257, 40, 1e4], [4, 152064, 2, 12]] as const) {

@@ -87,7 +87,9 @@ describe('typed API: ArgumentError naming the argument', () => {
   });
 
   it('async calls reject with the same typed errors', async () => {
-    await expect(stepLogprobAsync({ ...ok, targets: new Int32Array([9, 0, 0]) })).rejects.toBeInstanceOf(ArgumentError);
+    let pending: Promise<unknown> | undefined;
+    expect(() => (pending = stepLogprobAsync({ ...ok, targets: new Int32Array([9, 0, 0]) }))).not.toThrow();
+    await expect(pending).rejects.toBeInstanceOf(ArgumentError);
     const z = Float32Array.from(logits);
     z[0] = NaN; // found by the scan inside the job, off the JS thread
     await expect(stepLogprobAsync({ ...ok, logits: z })).rejects.toThrow(/NaN at row 0, column 0/);
