@@ -78,6 +78,24 @@ describe('stepLogprob (fp32) vs the float64 reference', () => {
     expect(masked.stepSum[0]).toBe(-Infinity);
   });
 
+  it('reads views at a byte offset and views over a SharedArrayBuffer correctly', () => {
+    const r = rng(12);
+    const [n, v] = [5, 37];
+    const b = tokenBatch(r, n, v, 2);
+    const logits = uniform(r, n * v, -3, 3);
+    const want = stepLogprob({ logits, vocabSize: v, targets: b.targets, stepIndex: b.stepIndex, numSteps: 2 });
+    const padded = new Float32Array(n * v + 9);
+    padded.set(logits, 7);
+    const shared = new Float32Array(new SharedArrayBuffer(n * v * 4));
+    shared.set(logits);
+    const tShared = new Int32Array(new SharedArrayBuffer(n * 4));
+    tShared.set(b.targets);
+    for (const view of [padded.subarray(7, 7 + n * v), shared]) {
+      const got = stepLogprob({ logits: view, vocabSize: v, targets: tShared, stepIndex: b.stepIndex, numSteps: 2 });
+      expect(got).toEqual(want);
+    }
+  });
+
   it('a step with one token sums to that token; an empty step is 0', () => {
     const r = rng(5);
     const logits = uniform(r, 3 * 11, -3, 3);
