@@ -9,6 +9,7 @@
 #include "../common/blas.h"
 #include "../common/cpu_features.h"
 #include "../common/parallel.h"
+#include "../gpu/gpu.h"
 
 namespace stepwise::floors {
 namespace {
@@ -134,6 +135,34 @@ Timing sgemm_rate(int64_t m, int64_t n, int64_t k, bool trans_b, int reps) {
     double t1 = now();
     if (r >= 0) t.seconds.push_back(t1 - t0);
     t.checksum += c[static_cast<size_t>((r + 1) * 7 % (m * n))];
+  }
+  return t;
+}
+
+Timing device_copy_bandwidth(int64_t bytes, int reps, int device) {
+  // Owns one device buffer; frees it on every exit path, never throwing from the destructor.
+  struct DeviceBuf {
+    void* p = nullptr;
+    ~DeviceBuf() {
+      try {
+        if (p) gpu::free(p);
+      } catch (...) {
+      }
+    }
+  };
+  Timing t;
+  t.variant = "cuda-d2d";
+  t.work = 2.0 * static_cast<double>(bytes);
+  gpu::set_device(device);
+  DeviceBuf src, dst;
+  src.p = gpu::alloc(static_cast<size_t>(bytes));
+  dst.p = gpu::alloc(static_cast<size_t>(bytes));
+  for (int r = -1; r < reps; ++r) {
+    double t0 = now();
+    gpu::copy_device(dst.p, src.p, static_cast<size_t>(bytes));
+    gpu::synchronize();
+    double t1 = now();
+    if (r >= 0) t.seconds.push_back(t1 - t0);
   }
   return t;
 }

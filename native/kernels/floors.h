@@ -30,6 +30,10 @@ Timing exp_throughput(int64_t elems_per_thread, int64_t passes, int reps);
 // (the LM-head layout: logits = X W^T). work = 2*m*n*k FLOPs.
 Timing sgemm_rate(int64_t m, int64_t n, int64_t k, bool trans_b, int reps);
 
+// Device-to-device copy on the current CUDA device (gpu::copy_device, then gpu::synchronize, timed on the host
+// clock). work = 2 * bytes. Throws std::runtime_error (from gpu_stub.cc) when the build has no CUDA.
+Timing device_copy_bandwidth(int64_t bytes, int reps, int device);
+
 // The AVX2 sweep, defined in floors_avx2.cc (only that file is compiled with -mavx2 -mfma). Returns a checksum.
 double exp_sweeps_avx2(const float* in, float* out, int64_t n, int64_t passes);
 

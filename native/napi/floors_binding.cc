@@ -1,4 +1,4 @@
-// Exports the benchmark floors (native/kernels/floors.h) as floorCopy, floorExp and floorSgemm. Every argument
+// Exports the benchmark floors (native/kernels/floors.h) as floorCopy, floorExp, floorSgemm, floorDeviceCopy. Every argument
 // is checked here (type, integer, range, total allocation) and native exceptions (bad_alloc included) become
 // JS errors, so a bad call from the benchmark can never crash the process.
 #include <napi.h>
@@ -91,10 +91,20 @@ Napi::Value FloorSgemm(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), "floorSgemm", [&] { return floors::sgemm_rate(m, n, k, trans_b, reps); });
 }
 
+// floorDeviceCopy(bytes, reps, device): throws a JS Error (never crashes) when CUDA is absent or fails.
+Napi::Value FloorDeviceCopy(const Napi::CallbackInfo& info) {
+  // Device memory is not bounded by host RAM: 8 GiB per buffer fits any GPU the project targets.
+  int64_t bytes = int_arg(info, 0, "bytes", 4096, 8.0 * 1024 * 1024 * 1024);
+  int reps = static_cast<int>(int_arg(info, 1, "reps", 1, 10000));
+  int device = info.Length() > 2 && !info[2].IsUndefined() ? static_cast<int>(int_arg(info, 2, "device", 0, 1023)) : 0;
+  return guarded(info.Env(), "floorDeviceCopy", [&] { return floors::device_copy_bandwidth(bytes, reps, device); });
+}
+
 void Register(Napi::Env env, Napi::Object exports) {
   exports.Set("floorCopy", Napi::Function::New(env, FloorCopy, "floorCopy"));
   exports.Set("floorExp", Napi::Function::New(env, FloorExp, "floorExp"));
   exports.Set("floorSgemm", Napi::Function::New(env, FloorSgemm, "floorSgemm"));
+  exports.Set("floorDeviceCopy", Napi::Function::New(env, FloorDeviceCopy, "floorDeviceCopy"));
 }
 
 }  // namespace

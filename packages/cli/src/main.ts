@@ -5,10 +5,13 @@ import { fileURLToPath } from 'node:url';
 
 import { backends } from '@stepwise/native';
 
+import * as bench from './commands/bench.js';
+
 const USAGE = `usage: stepwise <command> [options]
 
 commands:
   backends            print what this machine can use (CPU features, BLAS, CUDA devices)
+  bench kernels       kernel benchmark: native vs JS references, ratios to measured floors
   help                this text
 
 Run 'stepwise <command> --help' for a command's options.`;
@@ -26,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
       void rest;
       console.log(JSON.stringify(backends(), null, 2));
       return 0;
+    case 'bench':
+      return bench.run(rest);
     default:
       console.error(`stepwise: unknown command '${command}'\n\n${USAGE}`);
       return 2;
