@@ -63,6 +63,12 @@ export function searchPrefix(prefix: Float64Array, lo: number, hi: number, u: nu
   return a;
 }
 
+/** [lo, hi]: each sequence's prompt (ignored) share is uniform in this range. */
+export type PromptFraction = readonly [number, number];
+export const DPO_PROMPTS: PromptFraction = [0.3, 0.6];
+/** --all-active: no ignored tokens, so every row of N counts as work. */
+export const NO_PROMPTS: PromptFraction = [0, 0];
+
 export interface TokenLayout {
   /** -1 = ignored (prompt) token. */
   ignored: Uint8Array;
@@ -75,7 +81,7 @@ export interface TokenLayout {
  * Packed sequences of 128–1024 tokens (the last one cut at n); each starts with a prompt of 30–60% of its
  * tokens (ignored, step -1), and its completion is split into steps of 16–96 tokens with consecutive ids.
  */
-export function makeLayout(n: number, rng: Rng): TokenLayout {
+export function makeLayout(n: number, rng: Rng, promptFraction: PromptFraction = DPO_PROMPTS): TokenLayout {
   const ignored = new Uint8Array(n);
   const stepIndex = new Int32Array(n).fill(-1);
   let t = 0;
@@ -83,7 +89,7 @@ export function makeLayout(n: number, rng: Rng): TokenLayout {
   let active = 0;
   while (t < n) {
     const len = Math.min(n - t, rng.intRange(128, 1024));
-    const prompt = Math.round(len * (0.3 + 0.3 * rng.next()));
+    const prompt = Math.round(len * (promptFraction[0] + (promptFraction[1] - promptFraction[0]) * rng.next()));
     for (let i = 0; i < prompt; i++) ignored[t + i] = 1;
     let i = prompt;
     while (i < len) {
@@ -111,11 +117,18 @@ export interface LogitsCase {
 }
 
 /** A [n, v] logits case; the pool must be longer than v. Same seed, same data for both dtypes. */
-export function makeLogitsCase(n: number, v: number, dtype: BenchDType, pool: LogitsPool, seed: string): LogitsCase {
+export function makeLogitsCase(
+  n: number,
+  v: number,
+  dtype: BenchDType,
+  pool: LogitsPool,
+  seed: string,
+  prompts: PromptFraction = DPO_PROMPTS,
+): LogitsCase {
   const size = pool.values.length;
   if (size <= v) throw new RangeError(`makeLogitsCase: pool of ${size} is not longer than v=${v}`);
   const rng = new Rng(seed);
-  const layout = makeLayout(n, rng.split('layout'));
+  const layout = makeLayout(n, rng.split('layout'), prompts);
   const pick = rng.split('rows');
   const logits = dtype === 'float32' ? new Float32Array(n * v) : new Uint16Array(n * v);
   const source = dtype === 'float32' ? pool.values : pool.bits;
@@ -150,9 +163,9 @@ export interface HiddenCase {
  * tail), scaled so the logits have σ ≈ 3. Targets here are Zipf-distributed, NOT drawn from the softmax: that
  * would need the full 2·n·d·v GEMM in JS, and the kernels' cost does not depend on which column is the target.
  */
-export function makeHiddenCase(n: number, d: number, v: number, seed: string): HiddenCase {
+export function makeHiddenCase(n: number, d: number, v: number, seed: string, prompts: PromptFraction = DPO_PROMPTS): HiddenCase {
   const rng = new Rng(seed);
-  const layout = makeLayout(n, rng.split('layout'));
+  const layout = makeLayout(n, rng.split('layout'), prompts);
   const gauss = new Float32Array(1 << 20);
   const g = rng.split('pool');
   for (let i = 0; i < gauss.length; i++) gauss[i] = g.normal();

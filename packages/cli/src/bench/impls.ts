@@ -2,7 +2,9 @@
  * What the benchmark times, resolved at run time from @stepwise/native:
  * - native: the raw addon exports (one options object per call, see native/napi/kernels_binding.cc). The raw
  *   layer is what every typed wrapper ends in, so large kernels time the same native code either way;
- * - reference / naive: the float64 JS references exported by the package (`stepLogprobRef`, ...).
+ * - api: the typed, validating TS API (`rewardWeights`, `dpoMargin`, ...): what users call. Timed apart for the
+ *   µs-scale kernels, where its JS-side checks and allocations are a visible share of a call;
+ * - reference / naive: the float64 JS references (`reference.stepLogprobRef`, ..., and `naiveStepLogprob`).
  * Everything is looked up by name, so the benchmark builds and runs (printing "skipped: ... not exported")
  * while parts of the API are still missing, instead of failing to compile.
  */
@@ -45,9 +47,19 @@ export interface References {
   dpoMarginRef?: RawFn;
 }
 
+/** Typed API functions: (input, options) => result. */
+export type ApiFn = (input: Obj, options?: Obj) => unknown;
+
+export interface TypedApi {
+  rewardWeights?: ApiFn;
+  rewardWeightsBackward?: ApiFn;
+  dpoMargin?: ApiFn;
+}
+
 export interface Impls {
   floors?: NativeFloors;
   native: NativeKernels;
+  api: TypedApi;
   refs: References;
   backends?: nativePkg.BackendsInfo;
   /** DeviceTensor constructor when the addon has one (CUDA timing). */
@@ -67,19 +79,27 @@ function fn<T>(from: Obj | undefined, ...names: string[]): T | undefined {
 /** Candidate export names for each reference (first found wins): the package may settle on either spelling. */
 export function resolveImpls(): Impls {
   const pkg = nativePkg as unknown as Obj;
+  // References live in the `reference` namespace export; a top-level export of the same name also counts.
+  const ns = (typeof pkg.reference === 'object' && pkg.reference !== null ? pkg.reference : {}) as Obj;
+  const ref = <T>(...names: string[]) => fn<T>(ns, ...names) ?? fn<T>(pkg, ...names);
   const refs: References = {
-    stepLogprobRef: fn(pkg, 'stepLogprobRef'),
-    stepLogprobBackwardRef: fn(pkg, 'stepLogprobBackwardRef'),
-    naiveStepLogprob: fn(pkg, 'naiveStepLogprob'),
-    rewardWeightsRef: fn(pkg, 'rewardWeightsRef', 'rewardWeightsForwardRef'),
-    rewardWeightsBackwardRef: fn(pkg, 'rewardWeightsBackwardRef'),
-    dpoMarginRef: fn(pkg, 'dpoMarginRef'),
+    stepLogprobRef: ref('stepLogprobRef'),
+    stepLogprobBackwardRef: ref('stepLogprobBackwardRef'),
+    naiveStepLogprob: ref('naiveStepLogprob'),
+    rewardWeightsRef: ref('rewardWeightsRef', 'rewardWeightsForwardRef'),
+    rewardWeightsBackwardRef: ref('rewardWeightsBackwardRef'),
+    dpoMarginRef: ref('dpoMarginRef'),
+  };
+  const api: TypedApi = {
+    rewardWeights: fn(pkg, 'rewardWeights'),
+    rewardWeightsBackward: fn(pkg, 'rewardWeightsBackward'),
+    dpoMargin: fn(pkg, 'dpoMargin'),
   };
   let raw: Obj;
   try {
     raw = nativePkg.loadBinding() as Obj;
   } catch (err) {
-    return { native: {}, refs, loadError: (err as Error).message };
+    return { native: {}, api, refs, loadError: (err as Error).message };
   }
   const floors =
     typeof raw.floorCopy === 'function' && typeof raw.floorExp === 'function' && typeof raw.floorSgemm === 'function'
@@ -100,6 +120,7 @@ export function resolveImpls(): Impls {
   return {
     floors,
     native,
+    api,
     refs,
     backends: nativePkg.backends(),
     DeviceTensor: fn(raw, 'DeviceTensor'),

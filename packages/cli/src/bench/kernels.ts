@@ -7,7 +7,7 @@ import { freemem } from 'node:os';
 
 import { Rng } from '@stepwise/core';
 
-import { makeDpoCase, makeHiddenCase, makeLogitsCase, makePool, makeRewardCase, type BenchDType, type LogitsPool } from './data.js';
+import { DPO_PROMPTS, makeDpoCase, makeHiddenCase, makeLogitsCase, makePool, makeRewardCase, NO_PROMPTS, type BenchDType, type LogitsPool } from './data.js';
 import { describeFloors, floorSettings, measureFloors } from './floors.js';
 import { resolveImpls, type Impls, type RawFn } from './impls.js';
 import { measurePeak } from './memory.js';
@@ -18,6 +18,8 @@ import { hiddenTargets, logitsTargets, type TargetLine } from './targets.js';
 
 export interface KernelBenchOptions {
   quick: boolean;
+  /** No ignored (prompt) tokens: every row is work, for a strict reading of the per-element targets. */
+  allActive?: boolean;
   log: (message: string) => void;
   /** Restrict to some sections: floors are always measured. */
   sections?: ReadonlyArray<'logits' | 'hidden' | 'small' | 'cuda'>;
@@ -68,6 +70,7 @@ class Ctx {
     readonly s: Settings,
     readonly quick: boolean,
     readonly log: (m: string) => void,
+    readonly prompts = DPO_PROMPTS,
   ) {}
 
   add(r: Omit<RecordInput, 'floors'>): void {
@@ -104,7 +107,7 @@ function benchLogits(ctx: Ctx, pool: LogitsPool, n: number, v: number): void {
 
   for (const dtype of ['float32', 'bfloat16'] as const) {
     ctx.log(`step_logprob ${dtype} N=${n} V=${v}: generating data`);
-    const c = makeLogitsCase(n, v, dtype, pool, seed);
+    const c = makeLogitsCase(n, v, dtype, pool, seed, ctx.prompts);
     const gradStep = new Float32Array(c.numSteps);
     const g = new Rng(`${seed}/grad`);
     for (let i = 0; i < gradStep.length; i++) gradStep[i] = 0.1 * (g.next() - 0.5); // β·σ(−z)·w-sized upstream
@@ -187,7 +190,7 @@ function benchHidden(ctx: Ctx): void {
   const { n, d, v } = HIDDEN_SHAPE;
   const base = { kernel: 'step_logprob_hidden', N: n, d, V: v, dtype: 'float32' as const };
   ctx.log(`step_logprob_hidden N=${n} d=${d} V=${v}: generating data`);
-  const c = makeHiddenCase(n, d, v, `hidden/${n}/${d}/${v}`);
+  const c = makeHiddenCase(n, d, v, `hidden/${n}/${d}/${v}`, ctx.prompts);
   // fwd: logits GEMM 2NdV; fwd+bwd: + dX and dW GEMMs = 6NdV (a recompute design does 8NdV; the floor counts 6).
   const workOf = (dir: Direction): WorkModel => ({
     elements: n * v,
@@ -205,6 +208,10 @@ function benchHidden(ctx: Ctx): void {
   // Outputs pre-allocated so the peak measures only the kernel's own scratch (the target's "extra" memory).
   const outs = { tokenLogp: new Float32Array(n), stepSum: new Float32Array(c.numSteps), lse: new Float32Array(n) };
   const grads = { dhidden: new Float32Array(n * d), dweight: new Float32Array(v * d) };
+  // Typed arrays start as untouched zero pages: without this fill, the kernel's first write to dweight would
+  // fault 115 MB in and be counted as the kernel's peak growth.
+  grads.dhidden.fill(1);
+  grads.dweight.fill(1);
   const args = { hidden: c.hidden, weight: c.weight, dtype: 'f32', n, d, v, targets: c.targets, stepIndex: c.stepIndex, numSteps: c.numSteps, checkValues: false };
   const fwd = () => native.stepLogprobHiddenForward!({ ...args, ...outs });
   const fwdBwd = () => {
@@ -222,9 +229,10 @@ function benchHidden(ctx: Ctx): void {
 // ---- (b), (c): small kernels, µs per call -----------------------------------------------------------------
 
 function benchSmall(ctx: Ctx): void {
-  const { native, refs } = ctx.impls;
+  const { native, api, refs } = ctx.impls;
   const perCall = (fn: () => void, inner: number) =>
     summarize(timePerCall(fn, inner, { warmup: 2, repeats: ctx.s.smallRepeats, budgetSeconds: ctx.quick ? 1 : 4 }));
+  const off = { checkValues: false };
   // Inner counts chosen so one sample takes ~milliseconds at the expected µs-per-call.
   for (const segments of [16, 1024]) {
     const c = makeRewardCase(segments, 1.0, `reward/${segments}`);
@@ -234,17 +242,24 @@ function benchSmall(ctx: Ctx): void {
     const gradWeights = new Float32Array(c.total).fill(0.01);
     const gradRewards = new Float32Array(c.total);
     const nargs = { rewards: c.rewards, offsets: c.offsets, scale: c.scale, checkValues: false };
-    const refIn = { rewards: c.rewards, offsets: c.offsets, scale: c.scale };
-    const impls: Array<[Impl, Direction, (() => void) | undefined, number]> = [
+    const input = { rewards: c.rewards, offsets: c.offsets, scale: c.scale };
+    // The float64 reference indexes with offsets, so it gets plain numbers rather than bigints.
+    const refIn = { rewards: c.rewards, offsets: Array.from(c.offsets, Number), scale: c.scale };
+    const impls: SmallImpl[] = [
       ['native', 'fwd', native.rewardWeightsForward && (() => void native.rewardWeightsForward!({ ...nargs, weights })), 2000],
       ['native', 'fwd+bwd', native.rewardWeightsForward && native.rewardWeightsBackward && (() => {
         native.rewardWeightsForward!({ ...nargs, weights });
         native.rewardWeightsBackward!({ weights, gradWeights, offsets: c.offsets, scale: c.scale, gradRewards, checkValues: false });
       }), 1000],
+      ['api', 'fwd', api.rewardWeights && (() => void api.rewardWeights!(input, off)), 2000],
+      ['api', 'fwd+bwd', api.rewardWeights && api.rewardWeightsBackward && (() => {
+        const w = api.rewardWeights!(input, off) as { weights: Float32Array };
+        api.rewardWeightsBackward!({ weights: w.weights, gradWeights, offsets: c.offsets, scale: c.scale }, off);
+      }), 1000],
       ['reference', 'fwd', refs.rewardWeightsRef && (() => void refs.rewardWeightsRef!(refIn)), 200],
       ['reference', 'fwd+bwd', refs.rewardWeightsRef && refs.rewardWeightsBackwardRef && (() => {
-        const w = refs.rewardWeightsRef!(refIn) as unknown as ArrayLike<number> | { weights: ArrayLike<number> };
-        refs.rewardWeightsBackwardRef!({ ...refIn, weights: 'weights' in w ? w.weights : w, gradWeights });
+        const w = refs.rewardWeightsRef!(refIn) as unknown as Float64Array;
+        refs.rewardWeightsBackwardRef!({ ...refIn, weights: w, gradWeights });
       }), 100],
     ];
     timeSmall(ctx, base, impls, work, perCall);
@@ -252,22 +267,27 @@ function benchSmall(ctx: Ctx): void {
   for (const pairs of [8, 1024]) {
     const c = makeDpoCase(pairs, `dpo/${pairs}`);
     const base = { kernel: 'dpo_margin', N: pairs, dtype: 'float32' as const, perCall: true, note: `${pairs} pairs, sigmoid, β=0.1` };
-    const work = (dir: Direction): WorkModel => ({ elements: pairs, bytes: (dir === 'fwd' ? 24 : 32) * pairs });
+    const work = (dir: Direction): WorkModel => ({ elements: pairs, bytes: (dir === 'fwd' ? 20 : 28) * pairs });
     const outs = { loss: new Float32Array(pairs), gradChosen: new Float32Array(pairs), gradRejected: new Float32Array(pairs) };
-    const inputs = { policyChosen: c.policyChosen, policyRejected: c.policyRejected, refChosen: c.refChosen, refRejected: c.refRejected, margin: c.margin, beta: 0.1 };
-    const impls: Array<[Impl, Direction, (() => void) | undefined, number]> = [
-      ['native', 'fwd', native.dpoMargin && (() => void native.dpoMargin!({ ...inputs, loss: outs.loss, wantGrads: false, checkValues: false })), 2000],
-      ['native', 'fwd+bwd', native.dpoMargin && (() => void native.dpoMargin!({ ...inputs, ...outs, checkValues: false })), 2000],
-      ['reference', 'fwd+bwd', refs.dpoMarginRef && (() => void refs.dpoMarginRef!(inputs)), 200],
+    const input = { policyChosen: c.policyChosen, policyRejected: c.policyRejected, refChosen: c.refChosen, refRejected: c.refRejected, margin: c.margin };
+    const impls: SmallImpl[] = [
+      ['native', 'fwd', native.dpoMargin && (() => void native.dpoMargin!({ ...input, beta: 0.1, loss: outs.loss, wantGrads: false, checkValues: false })), 2000],
+      ['native', 'fwd+bwd', native.dpoMargin && (() => void native.dpoMargin!({ ...input, beta: 0.1, ...outs, checkValues: false })), 2000],
+      ['api', 'fwd', api.dpoMargin && (() => void api.dpoMargin!(input, { beta: 0.1, grads: false, checkValues: false })), 2000],
+      ['api', 'fwd+bwd', api.dpoMargin && (() => void api.dpoMargin!(input, { beta: 0.1, checkValues: false })), 2000],
+      // The reference always computes loss, gradients and reductions: its one row is fwd+bwd.
+      ['reference', 'fwd+bwd', refs.dpoMarginRef && (() => void refs.dpoMarginRef!({ ...input, beta: 0.1 })), 200],
     ];
     timeSmall(ctx, base, impls, work, perCall);
   }
 }
 
+type SmallImpl = [Impl, Direction, (() => void) | undefined, number];
+
 function timeSmall(
   ctx: Ctx,
   base: Omit<RecordInput, 'impl' | 'direction' | 'work'>,
-  impls: Array<[Impl, Direction, (() => void) | undefined, number]>,
+  impls: SmallImpl[],
   work: (dir: Direction) => WorkModel,
   perCall: (fn: () => void, inner: number) => Summary,
 ): void {
@@ -291,7 +311,12 @@ function timeSmall(
 export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBenchResult> {
   const impls = resolveImpls();
   const want = (s: 'logits' | 'hidden' | 'small' | 'cuda') => !opts.sections || opts.sections.includes(s);
-  const machine: Record<string, unknown> = { node: process.version, platform: `${process.platform}-${process.arch}`, quick: opts.quick };
+  const machine: Record<string, unknown> = {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    quick: opts.quick,
+    ignoredPromptShare: opts.allActive ? 'none (--all-active)' : `${DPO_PROMPTS[0]}–${DPO_PROMPTS[1]} per sequence`,
+  };
   const notes: string[] = [];
   if (impls.loadError) {
     notes.push(`native addon not loaded: ${impls.loadError.split('\n')[0]}`);
@@ -309,7 +334,7 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
   } else {
     notes.push('floors not in the addon (floorCopy/floorExp/floorSgemm missing): ×floor columns are empty');
   }
-  const ctx = new Ctx(impls, floors, settingsFor(opts.quick), opts.quick, opts.log);
+  const ctx = new Ctx(impls, floors, settingsFor(opts.quick), opts.quick, opts.log, opts.allActive ? NO_PROMPTS : DPO_PROMPTS);
   ctx.records.push(...pre);
   if (want('logits')) {
     opts.log('generating the logits pool (4M values, bf16-exact)');

@@ -5,7 +5,7 @@
 import { floorRatio, rate, speedup, type Summary } from './stats.js';
 
 export type Direction = 'fwd' | 'fwd+bwd' | 'n/a';
-export type Impl = 'native' | 'native+check' | 'reference' | 'naive' | 'cuda' | 'floor';
+export type Impl = 'native' | 'native+check' | 'api' | 'reference' | 'naive' | 'cuda' | 'floor';
 
 export interface BenchRecord {
   kernel: string;

@@ -52,7 +52,12 @@ export function hiddenTargets(records: readonly BenchRecord[], n = 2048, d = 896
     const f = r?.floorRatio ?? undefined;
     const peak = r?.peakExtraBytes ?? undefined;
     const verdict = combine([f === undefined ? undefined : f >= HIDDEN_TARGETS.floorRatio, peak === undefined ? undefined : peak < limit]);
-    const fTxt = f === undefined ? 'not measured' : `${(100 * f).toFixed(0)}% of the sgemm rate (${r?.gflopPerSec?.toFixed(1)} GFLOP/s effective)`;
+    // With ignored prompt rows the kernel skips their GEMM work; the active-rows figure is the strict one.
+    const active = r?.activeFraction ?? 1;
+    const fTxt =
+      f === undefined
+        ? 'not measured'
+        : `${(100 * f).toFixed(0)}% of the sgemm rate (${r?.gflopPerSec?.toFixed(1)} GFLOP/s over all N rows; ${(100 * f * active).toFixed(0)}% counting only the ${(100 * active).toFixed(0)}% non-ignored rows)`;
     const pTxt = peak === undefined ? 'peak memory not measured' : `peak growth ${(peak / 2 ** 20).toFixed(1)} MiB`;
     out.push({
       verdict,

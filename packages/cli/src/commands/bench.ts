@@ -1,5 +1,5 @@
 /**
- * `stepwise bench kernels [--json FILE] [--quick] [--only logits,hidden,small,cuda]`: the kernel benchmark
+ * `stepwise bench kernels [--json FILE] [--quick] [--all-active] [--only logits,hidden,small,cuda]`: the kernel benchmark
  * (implementation in ../bench/). Prints the table and PASS/MISS target lines; exits 0 whatever the numbers
  * (a benchmark reports, it does not gate), non-zero only for bad usage or when it could not run at all.
  */
@@ -10,7 +10,7 @@ import { runKernelBench, type KernelBenchResult } from '../bench/kernels.js';
 import { formatTable } from '../bench/report.js';
 import { formatTargets } from '../bench/targets.js';
 
-export const help = `usage: stepwise bench kernels [--json FILE] [--quick] [--only SECTIONS]
+export const help = `usage: stepwise bench kernels [--json FILE] [--quick] [--all-active] [--only SECTIONS]
 
 Times the native kernels against the float64 JS references and a naive materialising version, on realistic
 data, with floors (memory copy, exp rate, sgemm rate) measured in the same run. See benchmarks/README.md.
@@ -18,6 +18,8 @@ data, with floors (memory copy, exp rate, sgemm rate) measured in the same run. 
 options:
   --json FILE      also write every record as JSON (e.g. bench-results/kernels.json)
   --quick          fewer repeats; skip the JS reference at the largest logits shape
+  --all-active     no ignored prompt tokens (default: 30–60% per sequence, as in DPO batches), so the
+                   per-element and sgemm-ratio targets count only rows that are really computed
   --only SECTIONS  comma-separated subset of: logits, hidden, small, cuda (floors always run)
   -h, --help       this text`;
 
@@ -27,6 +29,7 @@ type Section = (typeof SECTIONS)[number];
 export interface BenchArgs {
   json?: string;
   quick: boolean;
+  allActive?: boolean;
   only?: Section[];
 }
 
@@ -40,6 +43,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs | 'help' {
     const a = rest[i];
     if (a === '-h' || a === '--help') return 'help';
     if (a === '--quick') out.quick = true;
+    else if (a === '--all-active') out.allActive = true;
     else if (a === '--json' || a === '--only') {
       const value = rest[++i];
       if (value === undefined || value.startsWith('--')) throw new Error(`${a} needs a value`);
@@ -86,6 +90,7 @@ export async function run(args: string[]): Promise<number> {
   const startedAt = new Date().toISOString();
   const result = await runKernelBench({
     quick: parsed.quick,
+    allActive: parsed.allActive,
     sections: parsed.only,
     log: (m) => process.stderr.write(`[bench] ${m}\n`),
   });
