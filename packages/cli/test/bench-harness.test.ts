@@ -203,3 +203,55 @@ describe('bench arguments', () => {
     expect(() => parseBenchArgs(['kernels', '--only', 'gpu'])).toThrow(/--only/);
   });
 });
+
+describe('CUDA path (fake addon: no GPU needed)', () => {
+  it('skips with the reason when CUDA is not usable', async () => {
+    const { benchCuda } = await import('../src/bench/cuda.js');
+    const impls = { native: {}, api: {}, refs: {}, backends: { cpu: { usable: true, threads: 1, avx2: false, blas: 'x' }, cuda: { compiled: false, usable: false, devices: [], reason: 'no GPU here' } } };
+    const records: BenchRecord[] = [];
+    expect(benchCuda(impls as never, records, true, () => undefined)).toEqual(['CUDA: skipped (no GPU here)']);
+    expect(records).toEqual([]);
+  });
+
+  it('uploads device tensors, calls the kernels with location "device", synchronises, and disposes everything', async () => {
+    const { benchCuda } = await import('../src/bench/cuda.js');
+    const live = new Set<object>();
+    class FakeTensor {
+      constructor(readonly o: Record<string, unknown>) {
+        live.add(this);
+      }
+      download() {
+        return new Float32Array(this.o.length as number);
+      }
+      dispose() {
+        live.delete(this);
+      }
+    }
+    const calls: Array<Record<string, unknown>> = [];
+    const kernel = (o: Record<string, unknown>) => {
+      calls.push(o);
+      return {};
+    };
+    const impls = {
+      native: { stepLogprobForward: kernel, stepLogprobBackward: kernel },
+      api: {},
+      refs: {},
+      DeviceTensor: FakeTensor,
+      floors: { floorDeviceCopy: () => ({ seconds: [0.001, 0.001], work: 2e9, checksum: 0, threads: 1, variant: 'fake' }) },
+      backends: { cpu: { usable: true, threads: 1, avx2: false, blas: 'x' }, cuda: { compiled: true, usable: true, devices: ['Fake GPU'] } },
+    };
+    const records: BenchRecord[] = [];
+    const notes = benchCuda(impls as never, records, true, () => undefined, [[300, 64]], 1 << 12);
+    expect(notes[0]).toContain('Fake GPU');
+    expect(notes.some((n) => n.includes('failed'))).toBe(false);
+    expect(live.size).toBe(0);
+    expect(calls.every((c) => c.location === 'device')).toBe(true);
+    expect(calls.some((c) => c.inPlace === true)).toBe(true);
+    const cuda = records.filter((r) => r.impl === 'cuda');
+    expect(cuda.map((r) => `${r.dtype} ${r.direction}`)).toEqual(['bfloat16 fwd', 'bfloat16 fwd+bwd', 'float32 fwd', 'float32 fwd+bwd']);
+    // floor: 2e9 bytes in 1 ms = 2e12 B/s; fp32 fwd+bwd moves 2·300·64·4 bytes
+    const f = cuda[3];
+    expect(f.floorSeconds).toBeCloseTo((2 * 300 * 64 * 4) / 2e12, 15);
+    expect(records.find((r) => r.kernel === 'floor_device_copy')).toBeDefined();
+  });
+});

@@ -344,6 +344,20 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
   if (want('hidden')) benchHidden(ctx);
   if (want('small')) benchSmall(ctx);
   if (want('cuda')) notes.push(...benchCuda(ctx.impls, ctx.records, opts.quick, opts.log));
+  if (impls.floors && floors) {
+    // Copy and exp again at the end: on a shared machine the spread between the two says how far the ratios
+    // can be trusted (kernels.md §3.3, "a difference smaller than that spread is noise"). Ratios use the start.
+    const s = floorSettings(true);
+    const copy = impls.floors.floorCopy(s.copyBytes, s.copyReps);
+    const exp = impls.floors.floorExp(s.expElemsPerThread, s.expPasses, s.expReps);
+    const copyEnd = copy.work / summarize(copy.seconds).median;
+    const expEnd = exp.work / summarize(exp.seconds).median;
+    notes.push(
+      `floor drift over the run: copy ${(floors.copyBytesPerSec / 1e9).toFixed(1)} → ${(copyEnd / 1e9).toFixed(1)} GB/s, ` +
+        `exp ${(floors.expPerSec / 1e9).toFixed(2)} → ${(expEnd / 1e9).toFixed(2)} G/s (start → end; ratios use the start)`,
+    );
+    machine.floorsAtEnd = { copyBytesPerSec: copyEnd, expPerSec: expEnd };
+  }
   const targets = [...logitsTargets(ctx.records), ...hiddenTargets(ctx.records)];
   return { records: ctx.records, floors, targets, machine, notes: [...notes, ...ctx.notes] };
 }
