@@ -77,18 +77,10 @@ class Ctx {
     this.records.push(makeRecord({ ...r, floors: this.floors }));
   }
 
-  /** Times a large call: warm-up, then up to `repeats` within the time budget. */
-  time(fn: () => void, setup?: () => void, reference = false): Summary {
+  /** Times a native call: warm-up, then up to `repeats` within the time budget (at least 3). */
+  time(fn: () => void, setup?: () => void): Summary {
     const s = this.s;
-    return summarize(
-      timeRepeats(fn, {
-        warmup: reference ? 0 : s.warmup,
-        repeats: reference ? s.refRepeats : s.repeats,
-        budgetSeconds: reference ? s.refBudget : s.budget,
-        minRepeats: reference ? 1 : 3,
-        setup,
-      }),
-    );
+    return summarize(timeRepeats(fn, { warmup: s.warmup, repeats: s.repeats, budgetSeconds: s.budget, minRepeats: 3, setup }));
   }
 }
 
@@ -143,9 +135,14 @@ function benchLogits(ctx: Ctx, pool: LogitsPool, n: number, v: number): void {
           continue;
         }
         ctx.log(`  ${impl} ${dir}`);
-        const summary = ctx.time(fn!, undefined, true);
+        // The first timed call doubles as the peak-memory probe: a separate probe would cost another call of
+        // seconds, and later calls could see the previous call's uncollected float64 arrays.
+        let first: number[] = [];
+        const peak = measurePeak(() => (first = timeRepeats(fn!, { warmup: 0, repeats: 1 })));
+        const rest = ctx.s.refRepeats > 1 && first[0] < ctx.s.refBudget ? timeRepeats(fn!, { warmup: 0, repeats: ctx.s.refRepeats - 1, budgetSeconds: ctx.s.refBudget - first[0], minRepeats: 1 }) : [];
+        const summary = summarize([...first, ...rest]);
         if (impl === 'reference') refSeconds[dir] = summary.median;
-        ctx.add({ ...rec, summary, note: 'float64 JS, no warm-up (calls take seconds)' });
+        ctx.add({ ...rec, summary, peakExtraBytes: peak.bytes, peakMethod: peak.method, note: 'float64 JS, no warm-up (calls take seconds); peak from the first call' });
       }
     }
 
