@@ -14,6 +14,10 @@ export const commands: Record<string, Command> = {
     summary: 'print what this machine can use (CPU features, BLAS, CUDA devices)',
     load: () => import('./backends.js'),
   },
+  bench: {
+    summary: 'benchmarks: `bench kernels` times native kernels vs JS references against measured floors',
+    load: () => import('./bench.js'),
+  },
   grade: {
     summary: 'compare a prediction with a reference answer (or grade a JSONL file of cases)',
     load: () => import('./grade.js'),
