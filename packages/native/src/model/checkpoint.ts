@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fromHfConfig, toHfConfig } from './config.js';
 import { CheckpointError } from './errors.js';
 import { Model, type ModelOptions } from './model.js';
-import type { Optimizer, OptimizerStateSlot } from './optimizer.js';
+import { Optimizer, type OptimizerStateSlot } from './optimizer.js';
 import { SafetensorsReader, type StWriteTensor, writeFileAtomic, writeSafetensors } from './safetensors.js';
 
 export interface SaveOptions {
@@ -87,15 +87,46 @@ export function saveOptimizer(opt: Optimizer, dir: string): void {
   writeSafetensors(join(dir, 'optimizer.safetensors'), tensors, meta);
 }
 
-/** Restores state and step count saved by saveOptimizer into an optimizer of the same kind over the same model. */
-export function loadOptimizer(opt: Optimizer, dir: string): void {
+/**
+ * Re-creates the optimizer saved by saveOptimizer over `model` (same tensors): its kind and hyper-parameters,
+ * learning rate, step count and state, so training resumes exactly.
+ */
+export function loadOptimizer(model: Model, dir: string): Optimizer {
   const r = new SafetensorsReader(join(dir, 'optimizer.safetensors'));
+  let opt: Optimizer | undefined;
   try {
-    if (r.metadata.kind !== opt.kind) throw new CheckpointError(`${r.path}: saved by a '${r.metadata.kind}' optimizer, this one is '${opt.kind}'`);
-    for (const t of opt.model.tensors())
-      for (const slot of opt.stateSlots() as OptimizerStateSlot[]) opt.setState(t.name, slot, r.read(`${t.name}.${slot}`, opt.model.dtype).data);
-    opt.stepCount = Number(r.metadata.step ?? 0);
-    if (r.metadata.lr !== undefined) opt.setLr(Number(r.metadata.lr));
+    const m = r.metadata;
+    if (m.format !== 'stepwise-optimizer') throw new CheckpointError(`${r.path}: not a stepwise optimizer checkpoint`);
+    const num = (k: string): number => {
+      const v = Number(m[k]);
+      if (m[k] === undefined || !Number.isFinite(v)) throw new CheckpointError(`${r.path}: metadata ${k} missing or not a number`);
+      return v;
+    };
+    if (m.kind !== 'adamw' && m.kind !== 'sgd') throw new CheckpointError(`${r.path}: unknown optimizer kind ${m.kind}`);
+    opt = new Optimizer(model, {
+      kind: m.kind,
+      lr: num('lr'),
+      beta1: num('beta1'),
+      beta2: num('beta2'),
+      eps: num('eps'),
+      momentum: num('momentum'),
+      nesterov: m.nesterov === 'true',
+      weightDecay: num('weightDecay'),
+      maxGradNorm: num('maxGradNorm'),
+    });
+    for (const t of model.tensors())
+      for (const slot of opt.stateSlots() as OptimizerStateSlot[]) {
+        const key = `${t.name}.${slot}`;
+        if (!r.entries.has(key)) throw new CheckpointError(`${r.path}: missing ${key}`);
+        const { shape, data } = r.read(key, model.dtype);
+        if (shape.join() !== t.shape.join()) throw new CheckpointError(`${r.path}: ${key} has shape [${shape}], expected [${t.shape}]`);
+        opt.setState(t.name, slot, data);
+      }
+    opt.stepCount = num('step');
+    return opt;
+  } catch (e) {
+    opt?.dispose();
+    throw e;
   } finally {
     r.close();
   }
