@@ -1,11 +1,13 @@
 // The LM head with per-token log-probs and per-step sums, computed from hidden states in row chunks so the
-// [n, V] logits are never held whole. This is the engine's own implementation and the exact float64 reference;
-// its contract is the same as the kernel step_logprob_hidden_forward/backward (native/kernels/kernels.h).
+// [n, V] logits are never held whole. float goes through the shared kernel step_logprob_hidden_forward/backward
+// (native/kernels, the same code the GPU path mirrors); double uses the plain implementation below, which is the
+// exact reference for gradient checks and has the kernel's contract.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "common/parallel.h"
+#include "kernels/kernels.h"
 #include "ops.h"
 
 namespace stepwise::model {
@@ -78,10 +80,29 @@ void head_backward(const T* hidden, const T* w, const HeadArgs& a, const T* lse,
   }
 }
 
-template void head_forward<float>(const float*, const float*, const HeadArgs&, float*, float*, float*);
+// float: the kernel. Its outputs are fp32, which is T here, so they are written in place.
+template <>
+void head_forward<float>(const float* hidden, const float* w, const HeadArgs& a, float* token_logp, float* step_sum,
+                         float* lse) {
+  StepLogprobHiddenForward k;
+  k.hidden = hidden, k.weight = w, k.dtype = DType::F32, k.n = a.n, k.d = a.d, k.v = a.v;
+  k.targets = a.targets, k.step_index = a.step_index, k.num_steps = a.num_steps;
+  k.token_logp = token_logp, k.step_sum = step_sum, k.lse = lse;
+  step_logprob_hidden_forward(k);
+}
+
+template <>
+void head_backward<float>(const float* hidden, const float* w, const HeadArgs& a, const float* lse,
+                          const float* grad_token, const float* grad_step, float* dhidden, float* dw) {
+  StepLogprobHiddenBackward k;
+  k.hidden = hidden, k.weight = w, k.dtype = DType::F32, k.n = a.n, k.d = a.d, k.v = a.v;
+  k.targets = a.targets, k.step_index = a.step_index, k.num_steps = a.num_steps;
+  k.lse = lse, k.grad_token = grad_token, k.grad_step = grad_step;
+  k.dhidden = dhidden, k.dweight = dw, k.accumulate_dweight = true;
+  step_logprob_hidden_backward(k);
+}
+
 template void head_forward<double>(const double*, const double*, const HeadArgs&, double*, double*, double*);
-template void head_backward<float>(const float*, const float*, const HeadArgs&, const float*, const float*,
-                                   const float*, float*, float*);
 template void head_backward<double>(const double*, const double*, const HeadArgs&, const double*, const double*,
                                     const double*, double*, double*);
 

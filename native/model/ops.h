@@ -71,5 +71,12 @@ void head_forward(const T* hidden, const T* w, const HeadArgs& a, T* token_logp,
 template <typename T>
 void head_backward(const T* hidden, const T* w, const HeadArgs& a, const T* lse, const T* grad_token,
                    const T* grad_step, T* dhidden, T* dw);
+// float is specialised onto the shared kernel (kernels.h step_logprob_hidden_*), double is the plain reference.
+template <>
+void head_forward<float>(const float* hidden, const float* w, const HeadArgs& a, float* token_logp, float* step_sum,
+                         float* lse);
+template <>
+void head_backward<float>(const float* hidden, const float* w, const HeadArgs& a, const float* lse,
+                          const float* grad_token, const float* grad_step, float* dhidden, float* dw);
 
 }  // namespace stepwise::model
