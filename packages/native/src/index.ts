@@ -7,3 +7,4 @@ export * from './hidden.js';
 export * from './losses.js';
 export * as reference from './reference/index.js';
 export { naiveStepLogprob } from './reference/step-logprob.js';
+export * from './model/index.js';
