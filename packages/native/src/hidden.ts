@@ -119,7 +119,8 @@ function backwardCall(input: HiddenBackwardInput, options: HiddenBackwardOptions
   if (acc && !wantDw) throw new ArgumentError('options.accumulateDweight', 'false when options.dweight is false', 'true');
   if (acc && input.dweight === undefined) throw new ArgumentError('dweight', 'a [v, d] Float32Array to accumulate into', 'undefined');
   Object.assign(call.raw, { wantDhidden: wantDh, wantDweight: wantDw, accumulateDweight: acc });
-  if (input.dweight !== undefined) call.f32('dweight', input.dweight, v * d, { finite: acc });
+  // No JS scan of dweight: it is v·d values (hundreds of millions for a real LM head).
+  if (input.dweight !== undefined) call.f32('dweight', input.dweight, v * d);
   if (wantDh) call.out('dhidden', 'f32', n * d);
   if (wantDw && input.dweight === undefined) call.out('dweight', 'f32', v * d);
   return call;
