@@ -1,7 +1,7 @@
 // Hand-written cases for each extraction and normalisation rule and each kind of equivalence.
 import { describe, expect, it } from 'vitest';
 
-import { answersEqual, Budget, compareAnswers, extractAnswer, findBoxed, normalizeAnswer, parseExpression, ParseError } from '../src/answers/index.js';
+import { answersEqual, Budget, compareAnswers, cpuMillis, extractAnswer, findBoxed, normalizeAnswer, parseExpression, ParseError } from '../src/answers/index.js';
 
 const eq = (p: string, g: string, opts = {}) => answersEqual(p, g, opts);
 
@@ -194,18 +194,18 @@ describe('safety', () => {
     expect(compareAnswers('no answer here whatsoever', '5').reason).toBe('no-answer');
   });
   it('does not compute huge powers', () => {
-    const t0 = performance.now();
+    const t0 = cpuMillis();
     const v = compareAnswers('2^{2^{2^{2^{2^{2^{99}}}}}}', '2^{2^{2^{2^{2^{2^{98}}}}}}');
     expect(v.equal).toBe(false);
-    expect(performance.now() - t0).toBeLessThan(100);
+    expect(cpuMillis() - t0).toBeLessThan(100);
   });
   it('stops deep nesting and long inputs within the time cap', () => {
     const deep = '('.repeat(5000) + '1' + ')'.repeat(5000);
     const long = Array.from({ length: 3000 }, (_, k) => `x^${k % 9}`).join('+');
     for (const s of [deep, long]) {
-      const t0 = performance.now();
+      const t0 = cpuMillis();
       expect(() => compareAnswers(s, s + '+1')).not.toThrow();
-      expect(performance.now() - t0).toBeLessThan(100);
+      expect(cpuMillis() - t0).toBeLessThan(100);
     }
   });
   it('the parser has no eval: identifiers are just symbols', () => {

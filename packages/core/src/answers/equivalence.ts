@@ -21,7 +21,7 @@ export interface GradeOptions {
   precision?: number;
   /** Run extraction on both sides (default true). Set false when both strings are already final answers. */
   extract?: boolean;
-  /** Work cap per comparison: parser/evaluator steps (default 200 000) and wall time in ms (default 40; the hard requirement is 100). */
+  /** Work cap per comparison: parser/evaluator steps (default 200 000) and CPU time in ms (default 50; see budget.ts for why CPU time). */
   maxSteps?: number;
   maxMillis?: number;
   /** Seed of the random evaluation points (default fixed, so grading is reproducible). */
@@ -50,7 +50,7 @@ export interface Verdict {
 /** Longest normalised answer that is parsed structurally. */
 export const MAX_ANSWER_CHARS = 4000;
 
-const DEFAULTS = { relTol: 1e-4, absTol: 1e-6, maxSteps: 200_000, maxMillis: 40, seed: 20240607 };
+const DEFAULTS = { relTol: 1e-4, absTol: 1e-6, maxSteps: 200_000, maxMillis: 50, seed: 20240607 };
 
 interface Ctx {
   tol: Tolerance;
