@@ -171,6 +171,18 @@ describe('answersEqual: structures', () => {
     expect(eq('\\begin{pmatrix}1/2\\\\3\\end{pmatrix}', '\\begin{pmatrix}0.5\\\\3\\end{pmatrix}')).toBe(true);
     expect(eq('\\begin{pmatrix}1&2\\\\3&5\\end{pmatrix}', '\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}')).toBe(false);
   });
+  it('matrix sums, products and scalar multiples are evaluated entrywise', () => {
+    const A = '\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}';
+    const B = '\\begin{pmatrix}0 & 1 \\\\ 1 & 0\\end{pmatrix}';
+    expect(eq(`${A} + ${B}`, '\\begin{pmatrix}1 & 3 \\\\ 4 & 4\\end{pmatrix}')).toBe(true);
+    expect(eq(`${A} ${B}`, '\\begin{pmatrix}2 & 1 \\\\ 4 & 3\\end{pmatrix}')).toBe(true);
+    expect(eq(`${B} ${A}`, '\\begin{pmatrix}2 & 1 \\\\ 4 & 3\\end{pmatrix}')).toBe(false); // not commutative
+    expect(eq(`2${A} - ${B}`, '\\begin{pmatrix}2 & 3 \\\\ 5 & 8\\end{pmatrix}')).toBe(true);
+  });
+  it('a ≤ |x| ≤ b is the union of two intervals', () => {
+    expect(eq('1 \\le |z| \\le 2', '[-2,-1] \\cup [1,2]')).toBe(true);
+    expect(eq('1 < |z| \\le 2', '[-2,-1] \\cup [1,2]')).toBe(false);
+  });
   it('equations: compare the right-hand side of a named left side', () => {
     expect(eq('x = 5', '5')).toBe(true);
     expect(eq('(p,q)=(3,2)', '(3,2)')).toBe(true);
