@@ -138,6 +138,8 @@ describe('answersEqual: expressions', () => {
     expect(eq('\\sec^2(y)', '\\tan^2(y)+1')).toBe(true);
     expect(eq('x^{2/3}', '\\sqrt[3]{x}^2')).toBe(true);
     expect(eq('\\sin x', '\\cos x')).toBe(false);
+    expect(eq('\\sin 2x', '\\sin(2x)')).toBe(true);
+    expect(eq('2 \\sin b \\cos a', '2\\cos(a)\\sin(b)')).toBe(true);
   });
   it('± gives both signs', () => {
     expect(eq('1 \\pm \\sqrt{19}', '1+\\sqrt{19}, 1-\\sqrt{19}')).toBe(true);

@@ -316,7 +316,7 @@ class Parser {
       this.pos++;
       power = this.exponent();
     }
-    const arg = this.peek() === '(' ? this.group('(', ')') : this.power();
+    const arg = this.peek() === '(' ? this.group('(', ')') : this.bareArgument();
     let fnName = name === 'log' ? 'ln' : name; // log without base: natural log (ratios of logs are unaffected)
     if (power && power.t === 'neg' && power.a.t === 'num' && power.a.v.n === 1n && power.a.v.d === 1n) {
       fnName = `arc${fnName}`;
@@ -324,6 +324,23 @@ class Parser {
     }
     const f: Node = { t: 'fn', name: fnName, a: arg };
     return power ? { t: 'pow', base: f, exp: power } : f;
+  }
+
+  /**
+   * The argument of a function written without parentheses: the implicit product that follows, up to the next
+   * operator or function (\sin 2x is sin(2x); 2\sin b \cos a is 2·sin(b)·cos(a)).
+   */
+  private bareArgument(): Node {
+    const factors: Node[] = [this.power()];
+    for (;;) {
+      const cmd = this.peekCommand();
+      if (cmd !== null && FUNCTIONS.has(cmd)) break;
+      const m = /^[A-Za-z]+/.exec(this.s.slice(this.pos, this.pos + 20));
+      if (m && FUNCTIONS.has(m[0])) break;
+      if (!this.startsPrimary() || this.peek() === '(') break;
+      factors.push(this.power());
+    }
+    return factors.length === 1 ? factors[0]! : { t: 'mul', factors };
   }
 
   private command(): Node {
