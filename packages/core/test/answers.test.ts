@@ -199,6 +199,34 @@ describe('answersEqual: structures', () => {
   });
 });
 
+describe('realistic completions', () => {
+  // [completion, reference, expected]
+  const cases: [string, string, boolean][] = [
+    ['**Final Answer:** 18', '18', true],
+    ['She makes 9 * $2 = $18 every day.', '18', true],
+    ['It costs $3 and $15.', '15', true],
+    ['Step 1: 3 + 4 = 7\nStep 2: 7 * 2 = 14\nThe answer is: 14', '14', true],
+    ['Step 1: 3 + 4 = 7\nStep 2: 7 * 2 = 14\nThe answer is: 14', '7', false],
+    ['The answer is 18 dollars.', '18', true],
+    ['So x = 2 or x = 3.\nThe answer is $x = 2$ or $x = 3$.', '2, 3', true],
+    ['Therefore, the answer is $\\frac{1}{2}$. I hope it is correct.', '0.5', true],
+    ['so the remainder is $\\boxed{3}$ (mod 7).', '3', true],
+    ['The answer is \\boxed{A}', '\\text{(A)}', true],
+    ['The answer is \\boxed{A}', 'B', false],
+    ['\\boxed{\\frac{1}{\\sqrt{2}}}', '\\frac{\\sqrt{2}}{2}', true],
+    ['\\boxed{1.41}', '\\sqrt{2}', false],
+    ['\\boxed{10^{-3}}', '0.001', true],
+    ['\\boxed{2x - y + 3 = 0}', 'y = 2x + 3', true],
+    ['\\boxed{2x - y - 3 = 0}', 'y = 2x + 3', false],
+    ['\\boxed{4210_{5}}', '4210_5', true],
+    ['\\boxed{4210_{5}}', '4211_5', false],
+    ['\\boxed{-13x+3}', '3-13x', true],
+  ];
+  it.each(cases)('%j vs %j → %s', (pred, gold, want) => {
+    expect(answersEqual(pred, gold)).toBe(want);
+  });
+});
+
 describe('safety', () => {
   it('never throws on junk, and reports why', () => {
     for (const junk of ['', '}}}{{{', '\\frac{', '((((((', '\\sqrt[', '^^^', '1/0', '0^0', '\\boxed{', '$$$$']) {

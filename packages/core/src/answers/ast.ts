@@ -28,38 +28,39 @@ export class ParseError extends Error {
 }
 
 /** Free variables of an expression (constants π, e, i excluded). */
-export function freeSymbols(n: Node, out: Set<string> = new Set()): Set<string> {
+export function freeSymbols(n: Node, out: Set<string> = new Set(), withOpaque = false): Set<string> {
   switch (n.t) {
     case 'sym':
-      if (!n.name.startsWith('#')) out.add(n.name);
+      // '#…' names are opaque literals (204_5); they are values, not variables, unless asked for.
+      if (withOpaque || !n.name.startsWith('#')) out.add(n.name);
       break;
     case 'num':
     case 'const':
       break;
     case 'add':
-      n.terms.forEach((x) => freeSymbols(x, out));
+      n.terms.forEach((x) => freeSymbols(x, out, withOpaque));
       break;
     case 'mul':
-      n.factors.forEach((x) => freeSymbols(x, out));
+      n.factors.forEach((x) => freeSymbols(x, out, withOpaque));
       break;
     case 'div':
-      freeSymbols(n.num, out);
-      freeSymbols(n.den, out);
+      freeSymbols(n.num, out, withOpaque);
+      freeSymbols(n.den, out, withOpaque);
       break;
     case 'pow':
-      freeSymbols(n.base, out);
-      freeSymbols(n.exp, out);
+      freeSymbols(n.base, out, withOpaque);
+      freeSymbols(n.exp, out, withOpaque);
       break;
     case 'root':
-      freeSymbols(n.a, out);
-      freeSymbols(n.k, out);
+      freeSymbols(n.a, out, withOpaque);
+      freeSymbols(n.k, out, withOpaque);
       break;
     case 'pm':
-      freeSymbols(n.a, out);
-      freeSymbols(n.b, out);
+      freeSymbols(n.a, out, withOpaque);
+      freeSymbols(n.b, out, withOpaque);
       break;
     default:
-      freeSymbols(n.a, out);
+      freeSymbols(n.a, out, withOpaque);
   }
   return out;
 }

@@ -152,6 +152,7 @@ export function normalizeAnswer(input: string): string {
   // `x \in S` answers S (methods.md §1.4); also "x ∈".
   s = s.replace(/^\s*[A-Za-z](?:_\{?\w+\}?)?\s*(?:\\in|∈)(?![A-Za-z])\s*/, '');
   s = s.replace(/\s+/g, ' ').trim();
+  s = s.replace(/^\*+\s*|\s*\*+$/g, ''); // markdown emphasis around an answer: **18**
   s = s.replace(/(?:\\\\|[.,;:!])+\s*$/, '').trim();
   s = s.replace(/^(?:[,;]\s*)+/, '');
   // Leading decimal point: .5 → 0.5.
