@@ -250,6 +250,14 @@ describe('safety', () => {
       expect(cpuMillis() - t0).toBeLessThan(100);
     }
   });
+  it('extraction and normalisation stay linear on pathological completions', () => {
+    const inputs = ['a '.repeat(50_000) + '5', '\\('.repeat(30_000), '$'.repeat(50_000), '$$x'.repeat(20_000), '\\boxed{'.repeat(20_000), '1,'.repeat(30_000)];
+    for (const s of inputs) {
+      const t0 = cpuMillis();
+      expect(() => compareAnswers(s, '5')).not.toThrow();
+      expect(cpuMillis() - t0, s.slice(0, 20)).toBeLessThan(100);
+    }
+  });
   it('the parser has no eval: identifiers are just symbols', () => {
     expect(() => parseExpression('constructor(process)', new Budget(1000, 50))).not.toThrow();
     expect(() => parseExpression('\\unknowncmd{1}', new Budget(1000, 50))).toThrow(ParseError);
