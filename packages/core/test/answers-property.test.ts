@@ -129,6 +129,8 @@ describe('robustness', () => {
         const w = compareAnswers(a, a);
         expect(cpuMillis() - t0).toBeLessThan(200); // two comparisons
         expect(typeof v.equal).toBe('boolean');
+        expect(v.reason).not.toBe('internal-error');
+        expect(w.reason).not.toBe('internal-error');
         if (w.pred !== null) expect(w.equal).toBe(true);
       }),
       { numRuns: 500, seed: 7 },

@@ -38,7 +38,8 @@ export type EqualReason =
   | 'no-answer' // nothing could be extracted from one side
   | 'kind-mismatch' // e.g. an interval against a number
   | 'budget' // the work cap was hit: treated as not equal
-  | 'invalid-input'; // not a string
+  | 'invalid-input' // not a string
+  | 'internal-error'; // a grader bug: reported as not equal so grading goes on, but visible in the reason
 
 export interface Verdict {
   equal: boolean;
@@ -253,7 +254,7 @@ export function compareAnswers(pred: unknown, gold: unknown, opts: GradeOptions 
   } catch (e) {
     if (e instanceof BudgetExceeded) return { equal: false, reason: 'budget', pred: p, gold: g };
     // Any other failure is a grader bug; grading must still go on, and "not equal" is the safe side.
-    return { equal: false, reason: 'invalid-input', pred: p, gold: g };
+    return { equal: false, reason: 'internal-error', pred: p, gold: g };
   }
 }
 
