@@ -59,7 +59,8 @@ describe('normalizeAnswer', () => {
     expect(n('10\\text{ cm}^2')).toBe('10');
     expect(n('90^\\circ')).toBe('90');
     expect(n('90^{\\circ}')).toBe('90');
-    expect(n('28\\%')).toBe('28');
+    expect(n('28\\%')).toBe('28%'); // kept: the comparison reads it as 28 and as 0.28
+    expect(n('28 \\%')).toBe('28%');
     expect(n('\\$18.90')).toBe('18.90');
     expect(n('64 square feet')).toBe('64');
   });
@@ -109,6 +110,12 @@ describe('answersEqual: numbers', () => {
   it('precision option accepts rounded decimals', () => {
     expect(eq('0.33', '\\frac{1}{3}')).toBe(false);
     expect(eq('0.33', '\\frac{1}{3}', { precision: 2 })).toBe(true);
+  });
+  it('percent: 28% is 28 and 0.28, but 50% is not 0.5%', () => {
+    expect(eq('28\\%', '28')).toBe(true);
+    expect(eq('\\boxed{28}\\%', '0.28')).toBe(true);
+    expect(eq('28\\%', '0.29')).toBe(false);
+    expect(eq('50\\%', '0.5\\%')).toBe(false);
   });
   it('decimal comma only against a single number', () => {
     expect(eq('1,22', '1.22')).toBe(true);

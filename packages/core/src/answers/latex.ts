@@ -126,9 +126,10 @@ export function normalizeAnswer(input: string): string {
   s = s.replace(/(\d),\s*\\!\s*(?=\d)/g, '$1');
   s = s.replace(/(?<!\\)\\!/g, '');
   s = s.replace(/(?<!\\)\\[,;:> ]|~/g, ' ');
-  // Degrees and percent carry no value in these answers (90^\circ is 90; 28\% is graded as 28).
+  // Degrees carry no value in these answers (90^\circ is 90). Percent is kept as a bare `%` for the
+  // comparison, which reads 28% both as 28 and as 0.28 (equivalence.ts).
   s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree(?![A-Za-z])/g, '');
-  s = s.replace(/\\%|%/g, '');
+  s = s.replace(/\\%/g, '%').replace(/\s*%/g, '%');
   s = s.replace(/\\\$|\$|€|£|¥/g, '');
   // Trailing remarks and units.
   for (let k = 0; k < 3; k++) {
