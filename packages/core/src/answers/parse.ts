@@ -154,7 +154,7 @@ class Parser {
   /** The exponent after ^: a braced group, or a single digit/letter/command as in TeX (x^23 is x^2·3). */
   private exponent(): Node {
     const c = this.peek();
-    if (c === '{') return this.group('{', '}');
+    if (c === '{') return this.group('}');
     if (c === '-' || c === '+') {
       this.pos++;
       const e = this.exponent();
@@ -177,8 +177,9 @@ class Parser {
     return n;
   }
 
-  private group(open: string, close: string): Node {
-    this.pos++; // open
+  /** A bracketed sub-expression; the caller has seen the opening bracket at the current position. */
+  private group(close: string): Node {
+    this.pos++; // the opening bracket
     const n = this.expr();
     if (this.peek() !== close) throw new ParseError(`expected '${close}'`);
     this.pos++;
@@ -188,7 +189,7 @@ class Parser {
   /** A TeX macro argument: {…}, or one character/command (\frac12, \sqrt3). */
   private macroArg(): Node {
     const c = this.peek();
-    if (c === '{') return this.group('{', '}');
+    if (c === '{') return this.group('}');
     if (/\d/.test(c) || /[A-Za-z]/.test(c)) {
       this.pos++;
       return /\d/.test(c) ? { t: 'num', v: parseDecimal(c)!, approx: false } : this.symbolNode(c);
@@ -233,8 +234,8 @@ class Parser {
     this.enter();
     const c = this.peek();
     let n: Node;
-    if (c === '(') n = this.group('(', ')');
-    else if (c === '{') n = this.group('{', '}');
+    if (c === '(') n = this.group(')');
+    else if (c === '{') n = this.group('}');
     else if (c === '|') {
       this.pos++;
       this.absDepth++;
@@ -316,7 +317,7 @@ class Parser {
       this.pos++;
       power = this.exponent();
     }
-    const arg = this.peek() === '(' ? this.group('(', ')') : this.bareArgument();
+    const arg = this.peek() === '(' ? this.group(')') : this.bareArgument();
     let fnName = name === 'log' ? 'ln' : name; // log without base: natural log (ratios of logs are unaffected)
     if (power && power.t === 'neg' && power.a.t === 'num' && power.a.v.n === 1n && power.a.v.d === 1n) {
       fnName = `arc${fnName}`;
