@@ -11,7 +11,7 @@ export class TaskArgumentError extends RangeError {
     readonly expected: string,
     readonly got: unknown,
   ) {
-    super(`${argument}: expected ${expected}, got ${describe(got)}`);
+    super(`${argument}: expected ${expected}, got ${describeValue(got)}`);
   }
 }
 
@@ -40,7 +40,7 @@ export interface RecordSource {
 
 export const MEMORY_SOURCE: RecordSource = { file: '<memory>', line: 0 };
 
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);

@@ -5,7 +5,7 @@
  * dataset loaders and converters need for their errors.
  */
 import { readFileSync } from 'node:fs';
-import { FormatError, describe, type RecordSource } from './errors.js';
+import { FormatError, describeValue, type RecordSource } from './errors.js';
 
 export interface PositionedValue {
   /** 1-based line where the record starts. */
@@ -122,7 +122,7 @@ export class Fields {
   ) {}
 
   private fail(field: string, expected: string, got: unknown): never {
-    throw new FormatError(this.src.file, this.src.line, field || '(record)', `expected ${expected}, got ${describe(got)}`);
+    throw new FormatError(this.src.file, this.src.line, field || '(record)', `expected ${expected}, got ${describeValue(got)}`);
   }
 
   private join(key: string | number): string {

@@ -105,3 +105,32 @@ describe('the fixed test split', () => {
     expect(() => trainProblems(9 as 1, 1)).toThrow(/level/);
   });
 });
+
+describe('custom configs', () => {
+  const custom = { steps: [2, 3] as [number, number], ops: ['+', '-'] as const, start: [1, 5] as [number, number], addend: [1, 3] as [number, number], factor: [2, 2] as [number, number], maxValue: 6, distractors: [0, 0] as [number, number], maxQuestionChars: 90, testPool: 20 };
+
+  it('generate within tight bounds and keep their own disjoint test pool', () => {
+    const test = testSplit({ ...custom, ops: [...custom.ops] }, 20);
+    const train = trainProblems({ ...custom, ops: [...custom.ops] }, 200, 1);
+    const sigs = new Set(test.map((p) => mathSignature(p.meta!.spec as ArithSpec)));
+    for (const p of train) {
+      expect(sigs.has(mathSignature(p.meta!.spec as ArithSpec))).toBe(false);
+      let v = (p.meta!.spec as ArithSpec).start;
+      for (const o of (p.meta!.spec as ArithSpec).operations) {
+        v = o.op === '+' ? v + o.operand : v - o.operand;
+        expect(v).toBeGreaterThanOrEqual(1);
+        expect(v).toBeLessThanOrEqual(6);
+      }
+    }
+  });
+
+  it('are validated field by field', () => {
+    const ops = [...custom.ops];
+    expect(() => trainProblems({ ...custom, ops, maxValue: 1 }, 1)).toThrow(/level\.maxValue/);
+    expect(() => trainProblems({ ...custom, ops: ['*', '+'] }, 1)).toThrow(/level\.ops/);
+    expect(() => trainProblems({ ...custom, ops, steps: [3, 2] }, 1)).toThrow(/level\.steps/);
+    expect(() => trainProblems({ ...custom, ops, factor: [1, 2] }, 1)).toThrow(/level\.factor/);
+    expect(() => testSplit({ ...custom, ops }, 21)).toThrow(/count/);
+    expect(() => testSplit({ ...custom, ops, steps: [1, 1], start: [1, 1], testPool: 50 }, 1)).toThrow(/level\.testPool/);
+  });
+});

@@ -321,7 +321,8 @@ export interface ExprVerdict {
  * literal (decimals may be rounded, so they get the tolerance); numeric otherwise.
  */
 export function exprEquivalent(a: Node, b: Node, tol: Tolerance, budget: Budget, seed = 20240607): ExprVerdict {
-  const vars = [...new Set([...freeSymbols(a), ...freeSymbols(b)])].sort();
+  // Opaque literals (base-n numbers) are sampled like variables: the same literal gets the same value.
+  const vars = [...new Set([...freeSymbols(a, new Set(), true), ...freeSymbols(b, new Set(), true)])].sort();
   const approx = hasApprox(a) || hasApprox(b);
   const points = samplePoints(vars, vars.length === 0 ? 1 : 6, seed);
   let exactAll = !approx;

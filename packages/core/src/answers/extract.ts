@@ -53,10 +53,16 @@ const KNOWN_WORDS = new Set([...UNIT_WORDS, 'and', 'or', 'sin', 'cos', 'tan', 's
 
 /** Strips LaTeX commands, text groups and math spans, leaving the prose words of a string. */
 function proseWords(s: string): string[] {
-  const t = s
+  let masked = '';
+  let at = 0;
+  for (const m of mathSpans(s)) {
+    masked += s.slice(at, m.start) + ' ';
+    at = m.end;
+  }
+  masked += s.slice(at);
+  const t = masked
     .replace(/\\(?:text\w*|mbox|mathrm|mathbf|textbf|operatorname|begin|end)\s*\{[^{}]*\}/g, ' ')
-    .replace(/\\[A-Za-z]+/g, ' ')
-    .replace(/\$\$[\s\S]*?\$\$|\$[^$\n]*\$|\\\([^\n]*?\\\)|\\\[[\s\S]*?\\\]/g, ' ');
+    .replace(/\\[A-Za-z]+/g, ' ');
   return (t.match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !KNOWN_WORDS.has(w.toLowerCase()));
 }
 
@@ -74,14 +80,51 @@ interface Span {
   math: boolean;
 }
 
-/** Math spans: $$…$$, \[…\], $…$ and \(…\) (inline ones on one line, as TeX requires). */
+/**
+ * Math spans: $$…$$, \[…\], $…$ and \(…\) (inline ones on one line, as TeX requires). A hand-written
+ * left-to-right scan rather than one regex: with lazy regex quantifiers, 30 000 unclosed `\(` cost seconds.
+ * Every indexOf either finds the span's close (and the scan jumps past it) or finds none (and that delimiter
+ * kind is never searched again), so the scan is linear apart from one rescan per line for inline spans.
+ */
 function mathSpans(s: string): Span[] {
   const out: Span[] = [];
-  const re = /\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|(?<!\\)\$((?:\\\$|[^$\n])+?)(?<!\\)\$|\\\(((?:(?!\\\))[^\n])+?)\\\)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
-    const text = m[1] ?? m[2] ?? m[3] ?? m[4] ?? '';
-    out.push({ text, start: m.index, end: m.index + m[0].length, math: true });
+  const exhausted = new Set<string>();
+  let i = 0;
+  while (i < s.length) {
+    const c = s[i];
+    let open = '';
+    let close = '';
+    if (c === '$' && s[i - 1] !== '\\') [open, close] = s[i + 1] === '$' ? ['$$', '$$'] : ['$', '$'];
+    else if (c === '\\' && s[i + 1] === '[') [open, close] = ['\\[', '\\]'];
+    else if (c === '\\' && s[i + 1] === '(') [open, close] = ['\\(', '\\)'];
+    else if (c === '\\') {
+      i += 2; // an escaped character (\$) is never a delimiter
+      continue;
+    }
+    if (open === '' || exhausted.has(open)) {
+      i++;
+      continue;
+    }
+    const inline = open === '$' || open === '\\(';
+    let j = s.indexOf(close, i + open.length);
+    // An escaped \$ does not close a $ span.
+    while (j > 0 && close === '$' && s[j - 1] === '\\') j = s.indexOf(close, j + 1);
+    if (j < 0) {
+      exhausted.add(open);
+      i += open.length;
+      continue;
+    }
+    const body = s.slice(i + open.length, j);
+    if (inline) {
+      const nl = body.indexOf('\n');
+      if (nl >= 0) {
+        // Not a span; no opener before that newline can close on this line either.
+        i = i + open.length + nl + 1;
+        continue;
+      }
+    }
+    if (body.trim() !== '') out.push({ text: body, start: i, end: j + close.length, math: true });
+    i = j + close.length;
   }
   return out;
 }

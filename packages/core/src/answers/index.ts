@@ -4,4 +4,4 @@ export { normalizeAnswer, compactAnswer } from './latex.js';
 export { answersEqual, compareAnswers, type GradeOptions, type Verdict, type EqualReason } from './equivalence.js';
 export { parseExpression, ParseError, type Node } from './parse.js';
 export { parseAnswer, type Value } from './structure.js';
-export { Budget, BudgetExceeded } from './budget.js';
+export { Budget, BudgetExceeded, cpuMillis } from './budget.js';

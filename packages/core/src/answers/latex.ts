@@ -93,10 +93,17 @@ function stripTrailingTextUnit(s: string): string {
 
 function stripTrailingUnitWords(s: string): string {
   // `64 square feet`, `125 miles`, `28 percent`: plain words after a value that are all unit words.
-  const m = /^(.*?[\d}).∞a-zA-Z])\s+([A-Za-z][A-Za-z .]*?)\.?\s*(?:\^\s*\{?\s*[23]\s*\}?)?$/.exec(s);
-  if (!m) return s;
-  const words = m[2]!.split(/[\s.]+/).filter(Boolean);
-  if (words.length > 0 && words.every((w) => UNIT_WORDS.has(w.toLowerCase())) && /[\d}).]$/.test(m[1]!)) return m[1]!;
+  // Scanned from the end by hand: an end-anchored regex over "a a a a …" backtracks quadratically.
+  let t = s.replace(/\s*\^\s*\{?\s*[23]\s*\}?$/, '');
+  let i = t.length;
+  while (i > 0 && /[A-Za-z .]/.test(t[i - 1]!) && t.length - i < 80) i--;
+  const tail = t.slice(i);
+  const head = t.slice(0, i).trimEnd();
+  if (i === 0 || t.length - i >= 80 || !/^[\s.]*\s[A-Za-z]|^[A-Za-z]/.test(tail)) return s;
+  // The boundary must fall between the value and the words: "10 cm" splits at the space.
+  const words = tail.split(/[\s.]+/).filter(Boolean);
+  t = head;
+  if (words.length > 0 && words.every((w) => UNIT_WORDS.has(w.toLowerCase())) && /[\d}).]$/.test(t)) return t;
   return s;
 }
 
@@ -119,9 +126,10 @@ export function normalizeAnswer(input: string): string {
   s = s.replace(/(\d),\s*\\!\s*(?=\d)/g, '$1');
   s = s.replace(/(?<!\\)\\!/g, '');
   s = s.replace(/(?<!\\)\\[,;:> ]|~/g, ' ');
-  // Degrees and percent carry no value in these answers (90^\circ is 90; 28\% is graded as 28).
+  // Degrees carry no value in these answers (90^\circ is 90). Percent is kept as a bare `%` for the
+  // comparison, which reads 28% both as 28 and as 0.28 (equivalence.ts).
   s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree(?![A-Za-z])/g, '');
-  s = s.replace(/\\%|%/g, '');
+  s = s.replace(/\\%/g, '%').replace(/\s*%/g, '%');
   s = s.replace(/\\\$|\$|€|£|¥/g, '');
   // Trailing remarks and units.
   for (let k = 0; k < 3; k++) {
@@ -152,6 +160,7 @@ export function normalizeAnswer(input: string): string {
   // `x \in S` answers S (methods.md §1.4); also "x ∈".
   s = s.replace(/^\s*[A-Za-z](?:_\{?\w+\}?)?\s*(?:\\in|∈)(?![A-Za-z])\s*/, '');
   s = s.replace(/\s+/g, ' ').trim();
+  s = s.replace(/^\*+\s*|\s*\*+$/g, ''); // markdown emphasis around an answer: **18**
   s = s.replace(/(?:\\\\|[.,;:!])+\s*$/, '').trim();
   s = s.replace(/^(?:[,;]\s*)+/, '');
   // Leading decimal point: .5 → 0.5.

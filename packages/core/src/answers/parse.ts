@@ -5,29 +5,11 @@
  * Anything it does not understand is a ParseError, and the caller falls back to string comparison.
  */
 import { Budget } from './budget.js';
-import { parseDecimal, type Rational } from './rational.js';
+import { ParseError, type Node } from './ast.js';
+import { parseDecimal } from './rational.js';
 
-export type Node =
-  | { t: 'num'; v: Rational; approx: boolean } // approx: written with a decimal point, so maybe rounded
-  | { t: 'sym'; name: string }
-  | { t: 'const'; name: 'pi' | 'e' | 'i' | 'inf' }
-  | { t: 'add'; terms: Node[] }
-  | { t: 'mul'; factors: Node[] }
-  | { t: 'div'; num: Node; den: Node }
-  | { t: 'neg'; a: Node }
-  | { t: 'pow'; base: Node; exp: Node }
-  | { t: 'root'; a: Node; k: Node }
-  | { t: 'fn'; name: string; a: Node }
-  | { t: 'fact'; a: Node }
-  | { t: 'abs'; a: Node }
-  | { t: 'pm'; a: Node; b: Node }; // a ± b
-
-export class ParseError extends Error {
-  constructor(msg: string) {
-    super(msg);
-    this.name = 'ParseError';
-  }
-}
+export { ParseError, type Node } from './ast.js';
+export { expandPm, freeSymbols, hasApprox } from './ast.js';
 
 /** Longest expression text we try to parse; longer answers are compared as strings. */
 export const MAX_EXPR_CHARS = 2000;
@@ -172,7 +154,7 @@ class Parser {
   /** The exponent after ^: a braced group, or a single digit/letter/command as in TeX (x^23 is x^2·3). */
   private exponent(): Node {
     const c = this.peek();
-    if (c === '{') return this.group('{', '}');
+    if (c === '{') return this.group('}');
     if (c === '-' || c === '+') {
       this.pos++;
       const e = this.exponent();
@@ -195,8 +177,9 @@ class Parser {
     return n;
   }
 
-  private group(open: string, close: string): Node {
-    this.pos++; // open
+  /** A bracketed sub-expression; the caller has seen the opening bracket at the current position. */
+  private group(close: string): Node {
+    this.pos++; // the opening bracket
     const n = this.expr();
     if (this.peek() !== close) throw new ParseError(`expected '${close}'`);
     this.pos++;
@@ -206,7 +189,7 @@ class Parser {
   /** A TeX macro argument: {…}, or one character/command (\frac12, \sqrt3). */
   private macroArg(): Node {
     const c = this.peek();
-    if (c === '{') return this.group('{', '}');
+    if (c === '{') return this.group('}');
     if (/\d/.test(c) || /[A-Za-z]/.test(c)) {
       this.pos++;
       return /\d/.test(c) ? { t: 'num', v: parseDecimal(c)!, approx: false } : this.symbolNode(c);
@@ -251,8 +234,8 @@ class Parser {
     this.enter();
     const c = this.peek();
     let n: Node;
-    if (c === '(') n = this.group('(', ')');
-    else if (c === '{') n = this.group('{', '}');
+    if (c === '(') n = this.group(')');
+    else if (c === '{') n = this.group('}');
     else if (c === '|') {
       this.pos++;
       this.absDepth++;
@@ -334,7 +317,7 @@ class Parser {
       this.pos++;
       power = this.exponent();
     }
-    const arg = this.peek() === '(' ? this.group('(', ')') : this.power();
+    const arg = this.peek() === '(' ? this.group(')') : this.bareArgument();
     let fnName = name === 'log' ? 'ln' : name; // log without base: natural log (ratios of logs are unaffected)
     if (power && power.t === 'neg' && power.a.t === 'num' && power.a.v.n === 1n && power.a.v.d === 1n) {
       fnName = `arc${fnName}`;
@@ -342,6 +325,23 @@ class Parser {
     }
     const f: Node = { t: 'fn', name: fnName, a: arg };
     return power ? { t: 'pow', base: f, exp: power } : f;
+  }
+
+  /**
+   * The argument of a function written without parentheses: the implicit product that follows, up to the next
+   * operator or function (\sin 2x is sin(2x); 2\sin b \cos a is 2·sin(b)·cos(a)).
+   */
+  private bareArgument(): Node {
+    const factors: Node[] = [this.power()];
+    for (;;) {
+      const cmd = this.peekCommand();
+      if (cmd !== null && FUNCTIONS.has(cmd)) break;
+      const m = /^[A-Za-z]+/.exec(this.s.slice(this.pos, this.pos + 20));
+      if (m && FUNCTIONS.has(m[0])) break;
+      if (!this.startsPrimary() || this.peek() === '(') break;
+      factors.push(this.power());
+    }
+    return factors.length === 1 ? factors[0]! : { t: 'mul', factors };
   }
 
   private command(): Node {
@@ -375,149 +375,4 @@ export function parseExpression(s: string, budget: Budget): Node {
   if (s.length > MAX_EXPR_CHARS) throw new ParseError('expression too long');
   if (s.trim() === '') throw new ParseError('empty expression');
   return new Parser(s, budget).parseAll();
-}
-
-/** Free variables of an expression (constants π, e, i excluded). */
-export function freeSymbols(n: Node, out: Set<string> = new Set()): Set<string> {
-  switch (n.t) {
-    case 'sym':
-      if (!n.name.startsWith('#')) out.add(n.name);
-      break;
-    case 'num':
-    case 'const':
-      break;
-    case 'add':
-      n.terms.forEach((x) => freeSymbols(x, out));
-      break;
-    case 'mul':
-      n.factors.forEach((x) => freeSymbols(x, out));
-      break;
-    case 'div':
-      freeSymbols(n.num, out);
-      freeSymbols(n.den, out);
-      break;
-    case 'pow':
-      freeSymbols(n.base, out);
-      freeSymbols(n.exp, out);
-      break;
-    case 'root':
-      freeSymbols(n.a, out);
-      freeSymbols(n.k, out);
-      break;
-    case 'pm':
-      freeSymbols(n.a, out);
-      freeSymbols(n.b, out);
-      break;
-    default:
-      freeSymbols(n.a, out);
-  }
-  return out;
-}
-
-/** Opaque literals (base-n numbers like 204_5, words) that can only be compared by identity. */
-export function opaqueSymbols(n: Node, out: Set<string> = new Set()): Set<string> {
-  const all = new Set<string>();
-  collectSyms(n, all);
-  for (const s of all) if (s.startsWith('#')) out.add(s);
-  return out;
-}
-function collectSyms(n: Node, out: Set<string>): void {
-  if (n.t === 'sym') out.add(n.name);
-  else if (n.t === 'add') n.terms.forEach((x) => collectSyms(x, out));
-  else if (n.t === 'mul') n.factors.forEach((x) => collectSyms(x, out));
-  else if (n.t === 'div') (collectSyms(n.num, out), collectSyms(n.den, out));
-  else if (n.t === 'pow') (collectSyms(n.base, out), collectSyms(n.exp, out));
-  else if (n.t === 'root') (collectSyms(n.a, out), collectSyms(n.k, out));
-  else if (n.t === 'pm') (collectSyms(n.a, out), collectSyms(n.b, out));
-  else if ('a' in n) collectSyms(n.a, out);
-}
-
-/** True when the tree contains a decimal literal (then numeric tolerance applies instead of exact equality). */
-export function hasApprox(n: Node): boolean {
-  switch (n.t) {
-    case 'num':
-      return n.approx;
-    case 'sym':
-    case 'const':
-      return false;
-    case 'add':
-      return n.terms.some(hasApprox);
-    case 'mul':
-      return n.factors.some(hasApprox);
-    case 'div':
-      return hasApprox(n.num) || hasApprox(n.den);
-    case 'pow':
-      return hasApprox(n.base) || hasApprox(n.exp);
-    case 'root':
-      return hasApprox(n.a) || hasApprox(n.k);
-    case 'pm':
-      return hasApprox(n.a) || hasApprox(n.b);
-    default:
-      return hasApprox(n.a);
-  }
-}
-
-/** Expands every ± into its two signs: 1 ± √19 → [1 + √19, 1 − √19]. At most 8 results. */
-export function expandPm(n: Node): Node[] {
-  if (n.t === 'pm') {
-    const as = expandPm(n.a);
-    const bs = expandPm(n.b);
-    const out: Node[] = [];
-    for (const a of as) for (const b of bs) out.push({ t: 'add', terms: [a, b] }, { t: 'add', terms: [a, { t: 'neg', a: b }] });
-    if (out.length > 8) throw new ParseError('too many ±');
-    return out;
-  }
-  if (!containsPm(n)) return [n];
-  // ± below the top (e.g. inside a fraction): expand the children and rebuild.
-  const rebuild = (children: Node[], make: (c: Node[]) => Node): Node[] => {
-    let combos: Node[][] = [[]];
-    for (const c of children) {
-      const opts = expandPm(c);
-      combos = combos.flatMap((prefix) => opts.map((o) => [...prefix, o]));
-      if (combos.length > 8) throw new ParseError('too many ±');
-    }
-    return combos.map(make);
-  };
-  switch (n.t) {
-    case 'add':
-      return rebuild(n.terms, (c) => ({ t: 'add', terms: c }));
-    case 'mul':
-      return rebuild(n.factors, (c) => ({ t: 'mul', factors: c }));
-    case 'div':
-      return rebuild([n.num, n.den], ([a, b]) => ({ t: 'div', num: a!, den: b! }));
-    case 'pow':
-      return rebuild([n.base, n.exp], ([a, b]) => ({ t: 'pow', base: a!, exp: b! }));
-    case 'root':
-      return rebuild([n.a, n.k], ([a, b]) => ({ t: 'root', a: a!, k: b! }));
-    case 'neg':
-    case 'fn':
-    case 'fact':
-    case 'abs':
-      return rebuild([n.a], ([a]) => ({ ...n, a: a! }) as Node);
-    default:
-      return [n];
-  }
-}
-
-function containsPm(n: Node): boolean {
-  switch (n.t) {
-    case 'pm':
-      return true;
-    case 'num':
-    case 'sym':
-    case 'const':
-      return false;
-    case 'add':
-      return n.terms.some(containsPm);
-    case 'mul':
-      return n.factors.some(containsPm);
-    case 'div':
-      return containsPm(n.num) || containsPm(n.den);
-    case 'pow':
-      return containsPm(n.base) || containsPm(n.exp);
-    case 'root':
-      return containsPm(n.a) || containsPm(n.k);
-    default:
-      return containsPm(n.a);
-  }
 }

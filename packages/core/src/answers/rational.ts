@@ -28,9 +28,11 @@ function bitLength(a: bigint): number {
   return abs(a).toString(16).length * 4;
 }
 
+const LIMIT = 1n << BigInt(MAX_RATIONAL_BITS);
+
 function tooBig(a: bigint): boolean {
-  // Cheap pre-check: the hex length bounds the bit length within 3 bits.
-  return bitLength(a) > MAX_RATIONAL_BITS;
+  // A comparison, not bitLength(): this runs after every operation and toString would dominate the cost.
+  return a >= LIMIT || a <= -LIMIT;
 }
 
 export function rat(n: bigint, d: bigint = 1n): Rational | null {

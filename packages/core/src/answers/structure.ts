@@ -146,6 +146,24 @@ function relationValue(s: string, budget: Budget): Value | null {
     const [o1, o2] = ops as [string, string];
     const up = (o: string) => o === '<' || o === '≤';
     const down = (o: string) => o === '>' || o === '≥';
+    const absLabel = /^\|(.+)\|$/.exec(m);
+    if (absLabel && isLabel(absLabel[1]!) && ((up(o1) && up(o2)) || (down(o1) && down(o2)))) {
+      // a ≤ |x| ≤ b with 0 ≤ a: x ∈ [−b, −a] ∪ [a, b].
+      const [lo, hi, loOp, hiOp] = up(o1) ? [a, b, o1, o2] : [b, a, o2, o1];
+      const loC = loOp === '≤' || loOp === '≥';
+      const hiC = hiOp === '≤' || hiOp === '≥';
+      const loN = parseExpression(lo, budget);
+      const hiN = parseExpression(hi, budget);
+      if (freeSymbols(loN).size > 0 || freeSymbols(hiN).size > 0) return null;
+      const ex = (node: Node): Value => ({ kind: 'expr', node, src: '' });
+      return {
+        kind: 'union',
+        parts: [
+          { kind: 'interval', lo: ex({ t: 'neg', a: hiN }), hi: ex({ t: 'neg', a: loN }), loClosed: hiC, hiClosed: loC },
+          { kind: 'interval', lo: ex(loN), hi: ex(hiN), loClosed: loC, hiClosed: hiC },
+        ],
+      };
+    }
     if (isLabel(m) && ((up(o1) && up(o2)) || (down(o1) && down(o2)))) {
       const [lo, hi, loOp, hiOp] = up(o1) ? [a, b, o1, o2] : [b, a, o2, o1];
       return {
@@ -168,6 +186,7 @@ function matrixValue(s: string, budget: Budget): Value | null {
   const m = /^\(?\s*\\begin\{(pmatrix|bmatrix|vmatrix|Bmatrix|matrix|smallmatrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}\s*\)?$/s.exec(s);
   if (!m) return null;
   const body = m[2]!;
+  if (/\\(?:begin|end)\{/.test(body)) return null; // "A + B": two matrices, see matrixExprValue
   const rows = body
     .split(/\\\\/)
     .map((r) => r.trim())
@@ -177,6 +196,85 @@ function matrixValue(s: string, budget: Budget): Value | null {
   return { kind: 'matrix', rows: cells };
 }
 
+const MATRIX_ENV_RE = /\\begin\{(pmatrix|bmatrix|vmatrix|Bmatrix|matrix|smallmatrix|array)\}(?:\{[^{}]*\})?([\s\S]*?)\\end\{\1\}/g;
+
+type Grid = Node[][];
+
+/**
+ * Sums and products of matrix literals with scalar factors ("A + B", "A B", "2A − B"), evaluated entrywise
+ * into one matrix of expression trees. Returns null for anything else (a lone matrix is handled by
+ * matrixValue; mismatched dimensions or non-scalar entries are not an answer we can read).
+ */
+function matrixExprValue(s: string, budget: Budget): Value | null {
+  const mats: Grid[] = [];
+  let bad = false;
+  const marked = s.replace(MATRIX_ENV_RE, (_m, _env: string, body: string) => {
+    const rows = body
+      .split(/\\\\/)
+      .map((r) => r.trim())
+      .filter((r) => r !== '');
+    const grid = rows.map((r) => r.split('&').map((c) => parseItem(c.trim(), budget)));
+    if (grid.some((r) => r.some((v) => v.kind !== 'expr'))) bad = true;
+    mats.push(grid.map((r) => r.map((v) => (v as Extract<Value, { kind: 'expr' }>).node)));
+    return ` \u0003${mats.length - 1}\u0003 `;
+  });
+  if (bad || mats.length < 2) return null;
+  const outside = marked.replace(/\u0003\d+\u0003/g, '');
+  if (/[=<>≤≥≠,;]/.test(outside)) return null;
+  // Terms at top level, each with its sign.
+  const terms: { sign: 1 | -1; text: string }[] = [];
+  let depth = 0;
+  let start = 0;
+  let sign: 1 | -1 = 1;
+  for (let i = 0; i <= marked.length; i++) {
+    const c = marked[i];
+    if (c === '(' || c === '{') depth++;
+    else if (c === ')' || c === '}') depth--;
+    if (i === marked.length || (depth === 0 && (c === '+' || c === '-') && marked.slice(start, i).trim() !== '')) {
+      terms.push({ sign, text: marked.slice(start, i) });
+      sign = c === '-' ? -1 : 1;
+      start = i + 1;
+    } else if (depth === 0 && (c === '+' || c === '-') && marked.slice(start, i).trim() === '') {
+      if (c === '-') sign = sign === 1 ? -1 : 1;
+      start = i + 1;
+    }
+  }
+  let total: Grid | null = null;
+  for (const term of terms) {
+    let scalar: Node = { t: 'num', v: { n: BigInt(term.sign), d: 1n }, approx: false };
+    let acc: Grid | null = null;
+    for (const part of term.text.split(/(\u0003\d+\u0003)/)) {
+      const p = part.replace(/\*/g, ' ').trim();
+      if (p === '') continue;
+      const m = /^\u0003(\d+)\u0003$/.exec(p);
+      if (!m) {
+        scalar = { t: 'mul', factors: [scalar, parseExpression(p, budget)] };
+        continue;
+      }
+      const g = mats[Number(m[1])]!;
+      if (acc === null) acc = g;
+      else {
+        if (acc[0]!.length !== g.length) return null;
+        const prod: Grid = acc.map((row) =>
+          g[0]!.map((_, j) => ({ t: 'add', terms: row.map((a, k) => ({ t: 'mul', factors: [a, g[k]![j]!] }) as Node) }) as Node),
+        );
+        acc = prod;
+      }
+      budget.tick(acc.length * acc[0]!.length);
+    }
+    if (acc === null) return null;
+    const scaled = acc.map((row) => row.map((x) => ({ t: 'mul', factors: [scalar, x] }) as Node));
+    if (total === null) total = scaled;
+    else {
+      if (total.length !== scaled.length || total[0]!.length !== scaled[0]!.length) return null;
+      const t0: Grid = total;
+      total = t0.map((row, i) => row.map((x, j) => ({ t: 'add', terms: [x, scaled[i]![j]!] }) as Node));
+    }
+  }
+  if (total === null) return null;
+  return { kind: 'matrix', rows: total.map((row) => row.map((node) => ({ kind: 'expr', node, src: '' }) as Value)) };
+}
+
 /** One answer item (no top-level comma list). */
 export function parseItem(raw: string, budget: Budget): Value {
   const s = raw.trim();
@@ -184,7 +282,7 @@ export function parseItem(raw: string, budget: Budget): Value {
   budget.tick(4 * s.length + 1); // about four linear scans per level
   try {
     if (s === '') return { kind: 'text', text: '' };
-    const mat = matrixValue(s, budget);
+    const mat = matrixValue(s, budget) ?? matrixExprValue(s, budget);
     if (mat) return mat;
     const cups = splitCup(s);
     if (cups.length > 1) return { kind: 'union', parts: cups.map((p) => parseItem(p, budget)) };

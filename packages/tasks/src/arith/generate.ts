@@ -26,7 +26,7 @@ import {
   type Level,
 } from './spec.js';
 
-/** Size of the reserved test pool per level; testSplit(level, n) takes its first n problems. */
+/** Size of the reserved test pool per preset level; testSplit(level, n) takes its first n problems. */
 export const TEST_RESERVOIR = 1000;
 
 export type Split = 'train' | 'test';
@@ -109,9 +109,8 @@ function drawOperation(rng: Rng, c: ArithConfig, v: number): ArithOperation {
     }
   }
   if (feasible.length === 0) {
-    // Only reachable with tiny ranges (e.g. v = 1 and addends that overflow maxValue): subtract nothing is not
-    // allowed, so add the smallest addend even if it passes maxValue by a little.
-    return { op: '+', operand: c.addend[0] };
+    // Unreachable for validated configs (maxValue >= 2 * addend[0] keeps + or - open); a bug if it happens.
+    throw new TaskArgumentError('config', 'maxValue >= 2 * addend[0] so that + or - is always possible', c);
   }
   const f = rng.pick(feasible);
   return { op: f.op, operand: f.divisors ? rng.pick(f.divisors) : rng.intRange(f.lo, f.hi) };
@@ -148,7 +147,8 @@ function testReservoir(levelOrConfig: Level | ArithConfig): ArithSpec[] {
     specs = [];
     const seen = new Set<string>();
     // Redraw duplicates so every test problem has distinct arithmetic (level 1 has only a few thousand).
-    for (let i = 0; i < TEST_RESERVOIR; i++) {
+    const size = config.testPool ?? TEST_RESERVOIR;
+    for (let i = 0; i < size; i++) {
       for (let attempt = 0; ; attempt++) {
         const spec = drawSpec(attempt === 0 ? root.split(i) : root.split(`${i}/retry${attempt}`), config);
         if (!seen.has(mathSignature(spec))) {
@@ -156,7 +156,7 @@ function testReservoir(levelOrConfig: Level | ArithConfig): ArithSpec[] {
           specs.push(spec);
           break;
         }
-        if (attempt > 10_000) throw new TaskArgumentError('level', 'a config with at least TEST_RESERVOIR distinct problems', key);
+        if (attempt > 10_000) throw new TaskArgumentError('level.testPool', `at most the number of distinct problems (found ${i})`, size);
       }
     }
     testCache.set(key, specs);
@@ -167,8 +167,9 @@ function testReservoir(levelOrConfig: Level | ArithConfig): ArithSpec[] {
 
 /** The fixed held-out test problems of a level (the first `count` of its reservoir; ids arith-v1/test/L<l>/<i>). */
 export function testSplit(levelOrConfig: Level | ArithConfig, count = 500): Problem[] {
-  if (!Number.isInteger(count) || count < 0 || count > TEST_RESERVOIR) {
-    throw new TaskArgumentError('count', `an integer in [0, ${TEST_RESERVOIR}]`, count);
+  const size = resolveConfig(levelOrConfig).testPool ?? TEST_RESERVOIR;
+  if (!Number.isInteger(count) || count < 0 || count > size) {
+    throw new TaskArgumentError('count', `an integer in [0, ${size}] (the test pool size)`, count);
   }
   const { key, level } = levelKey(levelOrConfig);
   return testReservoir(levelOrConfig)

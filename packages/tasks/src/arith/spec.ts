@@ -57,6 +57,11 @@ export interface ArithConfig {
   distractors: [number, number];
   /** Generation resamples until the question has at most this many characters. */
   maxQuestionChars: number;
+  /**
+   * Size of the reserved test pool (default TEST_RESERVOIR = 1000). Lower it for custom configs with few
+   * distinct problems: the pool needs that many, and training uses only what is left.
+   */
+  testPool?: number;
 }
 
 export type Level = 1 | 2 | 3 | 4;
@@ -76,6 +81,15 @@ export const LEVEL_CONFIGS: Readonly<Record<Level, Readonly<ArithConfig>>> = {
   3: { steps: [3, 4], ops: ALL_OPS, start: [2, 99], addend: [1, 50], factor: [2, 9], maxValue: 500, distractors: [1, 1], maxQuestionChars: 120 },
   4: { steps: [4, 4], ops: ALL_OPS, start: [10, 300], addend: [1, 99], factor: [2, 9], maxValue: 999, distractors: [1, 2], maxQuestionChars: 140 },
 };
+
+/**
+ * Greedy test-split accuracy we want the base model (trained on the corpus at DEFAULT_CORPUS_ERROR_RATE) to
+ * reach: TARGETS for the engine to aim at and report against, not measured values.
+ */
+export const LEVEL_TARGET_ACCURACY: Readonly<Record<Level, number>> = { 1: 0.75, 2: 0.6, 3: 0.45, 4: 0.3 };
+
+/** Per-step error rate of the pre-training corpus that the targets above assume. */
+export const DEFAULT_CORPUS_ERROR_RATE = 0.15;
 
 export const NAMES: readonly string[] = ['Sam', 'Ann', 'Tom', 'Eva', 'Max', 'Zoe', 'Ben', 'Mia', 'Leo', 'Ida'];
 export const NOUNS: readonly string[] = ['pens', 'cups', 'hats', 'eggs', 'cards', 'coins', 'books', 'keys', 'dolls', 'nuts'];
@@ -110,8 +124,12 @@ function validateConfig(c: ArithConfig, argument: string): void {
     // + and - are the fallbacks when * or / has no valid operand for the current value.
     throw new TaskArgumentError(`${argument}.ops`, 'a list containing both + and -', c.ops);
   }
-  if (!Number.isInteger(c.maxValue) || c.maxValue < c.start[1] || c.maxValue < 3) {
-    throw new TaskArgumentError(`${argument}.maxValue`, 'an integer >= start[1] and >= 3', c.maxValue);
+  if (!Number.isInteger(c.maxValue) || c.maxValue < c.start[1] || c.maxValue < 2 * c.addend[0]) {
+    // maxValue >= 2 * addend[0] guarantees that + or - is valid from every running value in [1, maxValue].
+    throw new TaskArgumentError(`${argument}.maxValue`, 'an integer >= start[1] and >= 2 * addend[0]', c.maxValue);
+  }
+  if (c.testPool !== undefined && (!Number.isInteger(c.testPool) || c.testPool < 0)) {
+    throw new TaskArgumentError(`${argument}.testPool`, 'an integer >= 0', c.testPool);
   }
   if (!Number.isInteger(c.maxQuestionChars) || c.maxQuestionChars < 40) {
     throw new TaskArgumentError(`${argument}.maxQuestionChars`, 'an integer >= 40', c.maxQuestionChars);
