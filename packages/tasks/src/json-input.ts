@@ -1,8 +1,8 @@
 /**
- * Reading JSON Lines (and files of concatenated JSON objects) with positions, plus typed field access that
- * throws FormatError naming file, line and field. Written locally because @stepwise/core's JSONL helpers were
- * still being written when this package needed them; these only read, and report positions, which the
- * dataset loaders and converters need for their errors.
+ * Reading user-supplied datasets: JSON Lines (and files of concatenated JSON objects, as PRM800K ships) with
+ * positions, plus typed field access that throws FormatError naming file, line and field. This is strict on
+ * purpose and differs from @stepwise/core's readJsonl, which reads the run directory's own append-only files
+ * and tolerates a truncated last line left by a crash: in a dataset a cut-off line is an error to report.
  */
 import { readFileSync } from 'node:fs';
 import { FormatError, describeValue, type RecordSource } from './errors.js';
@@ -22,7 +22,7 @@ function readText(path: string): string {
 }
 
 /** Parse JSON Lines text; blank lines are skipped, any other unparsable line is a FormatError. */
-export function parseJsonl(text: string, file = '<memory>'): PositionedValue[] {
+export function parseDatasetJsonl(text: string, file = '<memory>'): PositionedValue[] {
   const out: PositionedValue[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -37,8 +37,8 @@ export function parseJsonl(text: string, file = '<memory>'): PositionedValue[] {
   return out;
 }
 
-export function readJsonl(path: string): PositionedValue[] {
-  return parseJsonl(readText(path), path);
+export function readDatasetJsonl(path: string): PositionedValue[] {
+  return parseDatasetJsonl(readText(path), path);
 }
 
 interface Span {

@@ -4,11 +4,11 @@ import {
   FormatError,
   fromMathShepherd,
   fromTrlStepwise,
-  parseJsonl,
+  parseDatasetJsonl,
   parsePrm800k,
   prm800kStepPairs,
   prm800kToStepLabelled,
-  readJsonl,
+  readDatasetJsonl,
   readPrm800k,
   serializePrm800k,
   stepLabelledToPrm800k,
@@ -25,7 +25,7 @@ const shepherd = sharedFile('prm800k/samples_math-shepherd.jsonl');
 describe.skipIf(!slice || !openrPrm || !example)('PRM800K (shared samples)', () => {
   it('parses every record and serializes it back to the same JSON', () => {
     for (const path of [slice!, openrPrm!]) {
-      for (const { line, value } of readJsonl(path)) {
+      for (const { line, value } of readDatasetJsonl(path)) {
         expect(serializePrm800k(parsePrm800k(value, { file: path, line }))).toEqual(value);
       }
     }
@@ -92,7 +92,7 @@ describe.skipIf(!slice || !openrPrm || !example)('PRM800K (shared samples)', () 
 
 describe.skipIf(!shepherd)('Math-Shepherd (shared samples)', () => {
   it('round-trips all 7 samples byte for byte and reads their labels', () => {
-    const rows = readJsonl(shepherd!);
+    const rows = readDatasetJsonl(shepherd!);
     expect(rows).toHaveLength(7);
     for (const { line, value } of rows) {
       const sol = fromMathShepherd(value, `ms/${line}`, { file: shepherd!, line });
@@ -107,7 +107,7 @@ describe.skipIf(!shepherd)('Math-Shepherd (shared samples)', () => {
   });
 
   it('names the field of a malformed record', () => {
-    const v = readJsonl(shepherd!)[0].value as { input: string; label: string; task: string };
+    const v = readDatasetJsonl(shepherd!)[0].value as { input: string; label: string; task: string };
     const bad = (rec: unknown) => {
       try {
         fromMathShepherd(rec, '', { file: 'ms.jsonl', line: 4 });
@@ -130,7 +130,7 @@ describe.skipIf(!shepherd)('Math-Shepherd (shared samples)', () => {
 describe('PRM800K malformed input', () => {
   it('names file, line and the nested field', () => {
     const good = '{"labeler":"a","timestamp":"t","generation":null,"is_quality_control_question":false,"is_initial_screening_question":false,"question":{"problem":"p","ground_truth_answer":"1"},"label":{"steps":[{"completions":[{"text":"s","rating":1,"flagged":false}],"human_completion":null,"chosen_completion":0}],"total_time":1,"finish_reason":"solution"}}';
-    const rows = parseJsonl(`${good}\n${good.replace('"rating":1', '"rating":2')}\n`, 'p.jsonl');
+    const rows = parseDatasetJsonl(`${good}\n${good.replace('"rating":1', '"rating":2')}\n`, 'p.jsonl');
     expect(parsePrm800k(rows[0].value, { file: 'p.jsonl', line: rows[0].line }).label.steps).toHaveLength(1);
     expect(() => parsePrm800k(rows[1].value, { file: 'p.jsonl', line: rows[1].line })).toThrow(
       'p.jsonl:2: field label.steps[0].completions[0].rating',

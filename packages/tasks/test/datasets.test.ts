@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FormatError, gsm8kGold, loadGsm8k, loadMath500, parseConcatenatedJson, parseJsonl } from '../src/index.js';
+import { FormatError, gsm8kGold, loadGsm8k, loadMath500, parseConcatenatedJson, parseDatasetJsonl } from '../src/index.js';
 import { sharedFile } from './shared-data.js';
 
 const gsmPath = sharedFile('gsm8k/test.jsonl');
@@ -83,7 +83,7 @@ describe('loader errors name file, line and field', () => {
   });
 
   it('JSON readers report the line of a bad record', () => {
-    expect(formatError(() => parseJsonl('{}\n{}\n[', 'f.jsonl'))).toMatchObject({ file: 'f.jsonl', line: 3 });
+    expect(formatError(() => parseDatasetJsonl('{}\n{}\n[', 'f.jsonl'))).toMatchObject({ file: 'f.jsonl', line: 3 });
     const vals = parseConcatenatedJson('{\n "a": "}"\n}\n{"b": [1,\n2]}\n');
     expect(vals).toEqual([{ line: 1, value: { a: '}' } }, { line: 4, value: { b: [1, 2] } }]);
     expect(parseConcatenatedJson('[\n {"x": 1},\n {"x": "]"}\n]')).toEqual([

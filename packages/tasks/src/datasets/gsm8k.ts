@@ -4,7 +4,7 @@
  */
 import type { Problem } from '@stepwise/core';
 import { MEMORY_SOURCE, type RecordSource } from '../errors.js';
-import { fieldsOf, readJsonl } from '../json-input.js';
+import { fieldsOf, readDatasetJsonl } from '../json-input.js';
 
 export interface Gsm8kOptions {
   /** Split name used in ids and `source` (default "test"). */
@@ -48,5 +48,5 @@ export function gsm8kProblem(record: unknown, index: number, options: Gsm8kOptio
 
 /** Load a GSM8K JSONL file (e.g. shared/data/gsm8k/test.jsonl). */
 export function loadGsm8k(path: string, options: Gsm8kOptions = {}): Problem[] {
-  return readJsonl(path).map(({ line, value }, i) => gsm8kProblem(value, i, options, { file: path, line }));
+  return readDatasetJsonl(path).map(({ line, value }, i) => gsm8kProblem(value, i, options, { file: path, line }));
 }

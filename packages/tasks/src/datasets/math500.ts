@@ -6,7 +6,7 @@
  */
 import type { Problem } from '@stepwise/core';
 import { MEMORY_SOURCE, type RecordSource } from '../errors.js';
-import { fieldsOf, readJsonl } from '../json-input.js';
+import { fieldsOf, readDatasetJsonl } from '../json-input.js';
 
 export interface MathOptions {
   /** `source` tag (default "math500"). */
@@ -37,5 +37,5 @@ export function mathProblem(record: unknown, options: MathOptions = {}, src: Rec
 
 /** Load a MATH-format JSONL file (e.g. shared/data/math500/test.jsonl). */
 export function loadMath500(path: string, options: MathOptions = {}): Problem[] {
-  return readJsonl(path).map(({ line, value }) => mathProblem(value, options, { file: path, line }));
+  return readDatasetJsonl(path).map(({ line, value }) => mathProblem(value, options, { file: path, line }));
 }
