@@ -14,6 +14,20 @@ export class ArgumentError extends StepwiseNativeError {
   ) {
     super(`${argument}: expected ${expected}${got === undefined ? '' : `, got ${got}`}`);
   }
+
+  /**
+   * Wraps a TypeError/RangeError thrown by the C++ layer ("fn: argument: expected …"), keeping its message
+   * and recovering the argument name, so callers see one error class whichever layer caught the problem.
+   */
+  static fromNative(err: Error, fn: string): ArgumentError {
+    // Shape checks read "fn: argument: detail"; value checks inside a job read "argument: detail".
+    const rest = err.message.startsWith(`${fn}: `) ? err.message.slice(fn.length + 2) : err.message;
+    const cut = rest.indexOf(': ');
+    const e = new ArgumentError(cut < 0 ? fn : rest.slice(0, cut), rest.slice(cut + 2).replace(/^expected /, ''));
+    e.message = err.message;
+    e.cause = err;
+    return e;
+  }
 }
 
 /** The compiled addon could not be loaded; the message lists every path tried and how to build it. */
@@ -24,6 +38,11 @@ export class NativeLoadError extends StepwiseNativeError {
 /** A backend (e.g. CUDA) was asked for but is not usable in this process. */
 export class BackendUnavailableError extends StepwiseNativeError {
   override name = 'BackendUnavailableError';
+}
+
+/** A kernel failed while running (e.g. a CUDA launch or allocation error); the message says which call. */
+export class KernelError extends StepwiseNativeError {
+  override name = 'KernelError';
 }
 
 /** A handle (device buffer, model) was used after dispose(). */

@@ -1,0 +1,413 @@
+// Raw exports for every kernel in kernels.h / gpu.h. Each takes one options object (see args.h), validates
+// types, lengths and index ranges on the JS thread, allocates host outputs there, and runs the kernel either
+// now (`name`) or on the libuv pool (`nameAsync`, a Promise). Value checks that cost a pass over the data
+// (NaN/+Inf in logits, non-finite rewards) run inside the job and surface as RangeError.
+// A call whose options have location: "device" takes DeviceTensors everywhere and runs the gpu:: kernels.
+// The typed TypeScript API in packages/native/src/kernels.ts is the intended caller; this layer exists so that
+// no raw call, however wrong, can crash the process.
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "args.h"
+#include "gpu/gpu.h"
+#include "kernels/kernels.h"
+#include "registry.h"
+#include "workers.h"
+
+namespace stepwise::napi {
+namespace {
+
+constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
+constexpr int64_t kMaxElems = int64_t{1} << 52;  // any typed array length fits; keeps n*v exact in a double
+
+// n*v without overflow: sizes beyond 2^52 elements cannot match any typed array anyway.
+int64_t product(const Args& args, const char* what, int64_t a, int64_t b) {
+  if (a != 0 && b > kMaxElems / a) args.range_error(what, "the product of the sizes is too large");
+  return a * b;
+}
+
+// ---- (a) step log-prob from logits -------------------------------------------------------------------
+struct LogitsShape {
+  int64_t n, v, num_steps;
+  DType dtype;
+  Array logits, targets, steps;
+};
+
+LogitsShape parse_logits(Args& args) {
+  LogitsShape s;
+  s.dtype = args.dtype_or("dtype");
+  s.v = args.integer("v", 1, kMaxInt32);
+  s.n = args.integer("n", 0, kMaxInt32);
+  s.num_steps = args.integer_or("numSteps", 0, kMaxInt32, 0);
+  s.logits = args.input("logits", Kind::Float, product(args, "logits", s.n, s.v), false, s.dtype);
+  s.targets = args.input("targets", Kind::I32, s.n);
+  s.steps = args.input("stepIndex", Kind::I32, s.n, /*optional=*/true);
+  if (s.num_steps > 0 && !s.steps.present)
+    args.range_error("stepIndex", "expected an Int32Array of length n when numSteps > 0");
+  check_targets(args, s.targets, s.steps, s.n, s.v, s.num_steps);
+  return s;
+}
+
+Napi::Value StepLogprobForwardB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "stepLogprobForwardAsync" : "stepLogprobForward");
+  LogitsShape s = parse_logits(args);
+  bool exact = args.boolean_or("exact", false);
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  bool want_entropy = args.boolean_or("wantEntropy", false);
+  bool want_hit = args.boolean_or("wantArgmaxHit", false);
+  StepLogprobForward k;
+  k.logits = s.logits.data;
+  k.dtype = s.dtype;
+  k.n = s.n;
+  k.v = s.v;
+  k.targets = static_cast<const int32_t*>(s.targets.data);
+  k.step_index = static_cast<const int32_t*>(s.steps.data);
+  k.num_steps = s.num_steps;
+  k.exact = exact;
+  k.token_logp = static_cast<float*>(args.output("tokenLogp", Kind::F32, s.n).data);
+  k.step_sum = static_cast<float*>(args.output("stepSum", Kind::F32, s.num_steps).data);
+  k.lse = static_cast<float*>(args.output("lse", Kind::F32, s.n).data);
+  if (want_entropy) k.entropy = static_cast<float*>(args.output("entropy", Kind::F32, s.n).data);
+  if (want_hit) k.argmax_hit = static_cast<uint8_t*>(args.output("argmaxHit", Kind::U8, s.n).data);
+  const void* host_targets = s.targets.check;
+  bool device = args.loc() == Loc::Device;
+  int dev = args.device();
+  Job job;
+  job.run = [k, check, host_targets, device, dev]() {
+    if (check) check_logits_values("logits", k.logits, k.dtype, k.n, k.v, static_cast<const int32_t*>(host_targets));
+    if (device) {
+      gpu::set_device(dev);
+      gpu::step_logprob_forward(k);
+    } else {
+      step_logprob_forward(k);
+    }
+  };
+  return run_job(args, std::move(job), async);
+}
+
+Napi::Value StepLogprobBackwardB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "stepLogprobBackwardAsync" : "stepLogprobBackward");
+  LogitsShape s = parse_logits(args);
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  StepLogprobBackward k;
+  k.logits = s.logits.data;
+  k.dtype = s.dtype;
+  k.n = s.n;
+  k.v = s.v;
+  k.targets = static_cast<const int32_t*>(s.targets.data);
+  k.step_index = static_cast<const int32_t*>(s.steps.data);
+  k.num_steps = s.num_steps;
+  k.exact = args.boolean_or("exact", false);
+  k.lse = static_cast<const float*>(args.input("lse", Kind::F32, s.n).data);
+  Array gt = args.input("gradToken", Kind::F32, s.n, true);
+  Array gs = args.input("gradStep", Kind::F32, s.num_steps, true);
+  k.grad_token = static_cast<const float*>(gt.data);
+  k.grad_step = static_cast<const float*>(gs.data);
+  if (args.boolean_or("inPlace", false)) {
+    k.dlogits = s.logits.data;  // the kernel supports dlogits == logits (kernels.h)
+    args.result().Set("dlogits", args.object().Get("logits"));
+  } else {
+    k.dlogits = args.output("dlogits", Kind::Float, s.n * s.v, s.dtype).data;
+  }
+  const void* host_targets = s.targets.check;
+  bool device = args.loc() == Loc::Device;
+  int dev = args.device();
+  Job job;
+  job.run = [k, check, host_targets, device, dev]() {
+    if (check) {
+      check_logits_values("logits", k.logits, k.dtype, k.n, k.v, static_cast<const int32_t*>(host_targets));
+      check_finite("lse", k.lse, DType::F32, k.n);
+      if (k.grad_token) check_finite("gradToken", k.grad_token, DType::F32, k.n);
+      if (k.grad_step) check_finite("gradStep", k.grad_step, DType::F32, k.num_steps);
+    }
+    if (device) {
+      gpu::set_device(dev);
+      gpu::step_logprob_backward(k);
+    } else {
+      step_logprob_backward(k);
+    }
+  };
+  return run_job(args, std::move(job), async);
+}
+
+// ---- (a') from hidden states and the LM head ---------------------------------------------------------
+struct HiddenShape {
+  int64_t n, d, v, num_steps, chunk_rows;
+  DType dtype;
+  Array hidden, weight, targets, steps;
+};
+
+HiddenShape parse_hidden(Args& args) {
+  HiddenShape s;
+  s.dtype = args.dtype_or("dtype");
+  s.n = args.integer("n", 0, kMaxInt32);
+  s.d = args.integer("d", 1, kMaxInt32);
+  s.v = args.integer("v", 1, kMaxInt32);
+  s.num_steps = args.integer_or("numSteps", 0, kMaxInt32, 0);
+  s.chunk_rows = args.integer_or("chunkRows", 0, kMaxInt32, 0);
+  s.hidden = args.input("hidden", Kind::Float, product(args, "hidden", s.n, s.d), false, s.dtype);
+  s.weight = args.input("weight", Kind::Float, product(args, "weight", s.v, s.d), false, s.dtype);
+  s.targets = args.input("targets", Kind::I32, s.n);
+  s.steps = args.input("stepIndex", Kind::I32, s.n, true);
+  if (s.num_steps > 0 && !s.steps.present)
+    args.range_error("stepIndex", "expected an Int32Array of length n when numSteps > 0");
+  check_targets(args, s.targets, s.steps, s.n, s.v, s.num_steps);
+  return s;
+}
+
+Napi::Value StepLogprobHiddenForwardB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "stepLogprobHiddenForwardAsync" : "stepLogprobHiddenForward");
+  HiddenShape s = parse_hidden(args);
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  StepLogprobHiddenForward k;
+  k.hidden = s.hidden.data;
+  k.weight = s.weight.data;
+  k.dtype = s.dtype;
+  k.n = s.n;
+  k.d = s.d;
+  k.v = s.v;
+  k.targets = static_cast<const int32_t*>(s.targets.data);
+  k.step_index = static_cast<const int32_t*>(s.steps.data);
+  k.num_steps = s.num_steps;
+  k.chunk_rows = s.chunk_rows;
+  k.token_logp = static_cast<float*>(args.output("tokenLogp", Kind::F32, s.n).data);
+  k.step_sum = static_cast<float*>(args.output("stepSum", Kind::F32, s.num_steps).data);
+  k.lse = static_cast<float*>(args.output("lse", Kind::F32, s.n).data);
+  if (args.boolean_or("wantEntropy", false))
+    k.entropy = static_cast<float*>(args.output("entropy", Kind::F32, s.n).data);
+  if (args.boolean_or("wantArgmaxHit", false))
+    k.argmax_hit = static_cast<uint8_t*>(args.output("argmaxHit", Kind::U8, s.n).data);
+  bool device = args.loc() == Loc::Device;
+  int dev = args.device();
+  Job job;
+  job.run = [k, check, device, dev]() {
+    if (check) {
+      check_finite("hidden", k.hidden, k.dtype, k.n * k.d);
+      check_finite("weight", k.weight, k.dtype, k.v * k.d);
+    }
+    if (device) {
+      gpu::set_device(dev);
+      gpu::step_logprob_hidden_forward(k);
+    } else {
+      step_logprob_hidden_forward(k);
+    }
+  };
+  return run_job(args, std::move(job), async);
+}
+
+Napi::Value StepLogprobHiddenBackwardB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "stepLogprobHiddenBackwardAsync" : "stepLogprobHiddenBackward");
+  HiddenShape s = parse_hidden(args);
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  StepLogprobHiddenBackward k;
+  k.hidden = s.hidden.data;
+  k.weight = s.weight.data;
+  k.dtype = s.dtype;
+  k.n = s.n;
+  k.d = s.d;
+  k.v = s.v;
+  k.targets = static_cast<const int32_t*>(s.targets.data);
+  k.step_index = static_cast<const int32_t*>(s.steps.data);
+  k.num_steps = s.num_steps;
+  k.chunk_rows = s.chunk_rows;
+  k.lse = static_cast<const float*>(args.input("lse", Kind::F32, s.n).data);
+  k.grad_token = static_cast<const float*>(args.input("gradToken", Kind::F32, s.n, true).data);
+  k.grad_step = static_cast<const float*>(args.input("gradStep", Kind::F32, s.num_steps, true).data);
+  k.accumulate_dweight = args.boolean_or("accumulateDweight", false);
+  bool want_dh = args.boolean_or("wantDhidden", true);
+  bool want_dw = args.boolean_or("wantDweight", true);
+  if (k.accumulate_dweight && !want_dw)
+    args.range_error("accumulateDweight", "expected false when wantDweight is false");
+  if (k.accumulate_dweight && args.object().Get("dweight").IsUndefined())
+    args.type_error("dweight", "a Float32Array of length v*d to accumulate into (accumulateDweight: true)",
+                    args.object().Get("dweight"));
+  if (want_dh) k.dhidden = static_cast<float*>(args.output("dhidden", Kind::F32, s.n * s.d).data);
+  if (want_dw) k.dweight = static_cast<float*>(args.output("dweight", Kind::F32, s.v * s.d).data);
+  bool device = args.loc() == Loc::Device;
+  int dev = args.device();
+  Job job;
+  job.run = [k, check, device, dev]() {
+    if (check) {
+      check_finite("hidden", k.hidden, k.dtype, k.n * k.d);
+      check_finite("weight", k.weight, k.dtype, k.v * k.d);
+      check_finite("lse", k.lse, DType::F32, k.n);
+      if (k.grad_token) check_finite("gradToken", k.grad_token, DType::F32, k.n);
+      if (k.grad_step) check_finite("gradStep", k.grad_step, DType::F32, k.num_steps);
+    }
+    if (device) {
+      gpu::set_device(dev);
+      gpu::step_logprob_hidden_backward(k);
+    } else {
+      step_logprob_hidden_backward(k);
+    }
+  };
+  return run_job(args, std::move(job), async);
+}
+
+// ---- (b) reward weighting ---------------------------------------------------------------------------
+struct Segments {
+  Array offsets, scale;
+  int64_t num_segments, total;
+};
+
+Segments parse_segments(Args& args, int64_t total) {
+  Segments g;
+  g.total = total;
+  g.offsets = args.input("offsets", Kind::I64, -1);
+  check_offsets(args, g.offsets, total);
+  g.num_segments = g.offsets.length - 1;
+  g.scale = args.input("scale", Kind::F32, g.num_segments);
+  return g;
+}
+
+Napi::Value RewardWeightsForwardB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "rewardWeightsForwardAsync" : "rewardWeightsForward");
+  Array rewards = args.input("rewards", Kind::F32, -1);
+  Segments g = parse_segments(args, rewards.length);
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  RewardWeightsForward k;
+  k.rewards = static_cast<const float*>(rewards.data);
+  k.offsets = static_cast<const int64_t*>(g.offsets.data);
+  k.scale = static_cast<const float*>(g.scale.data);
+  k.num_segments = g.num_segments;
+  k.total = g.total;
+  k.weights = static_cast<float*>(args.output("weights", Kind::F32, g.total).data);
+  bool device = args.loc() == Loc::Device;
+  int dev = args.device();
+  Job job;
+  job.run = [k, check, device, dev]() {
+    if (check) {
+      check_finite("rewards", k.rewards, DType::F32, k.total);
+      check_finite("scale", k.scale, DType::F32, k.num_segments);
+    }
+    if (device) {
+      gpu::set_device(dev);
+      gpu::reward_weights_forward(k);
+    } else {
+      reward_weights_forward(k);
+    }
+  };
+  return run_job(args, std::move(job), async);
+}
+
+Napi::Value RewardWeightsBackwardB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "rewardWeightsBackwardAsync" : "rewardWeightsBackward");
+  Array weights = args.input("weights", Kind::F32, -1);
+  Array grad = args.input("gradWeights", Kind::F32, weights.length);
+  Segments g = parse_segments(args, weights.length);
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  RewardWeightsBackward k;
+  k.weights = static_cast<const float*>(weights.data);
+  k.grad_weights = static_cast<const float*>(grad.data);
+  k.offsets = static_cast<const int64_t*>(g.offsets.data);
+  k.scale = static_cast<const float*>(g.scale.data);
+  k.num_segments = g.num_segments;
+  k.total = g.total;
+  k.grad_rewards = static_cast<float*>(args.output("gradRewards", Kind::F32, g.total).data);
+  bool device = args.loc() == Loc::Device;
+  int dev = args.device();
+  Job job;
+  job.run = [k, check, device, dev]() {
+    if (check) {
+      check_finite("weights", k.weights, DType::F32, k.total);
+      check_finite("gradWeights", k.grad_weights, DType::F32, k.total);
+      check_finite("scale", k.scale, DType::F32, k.num_segments);
+    }
+    if (device) {
+      gpu::set_device(dev);
+      gpu::reward_weights_backward(k);
+    } else {
+      reward_weights_backward(k);
+    }
+  };
+  return run_job(args, std::move(job), async);
+}
+
+// ---- (c) DPO margin ------------------------------------------------------------------------------------
+Napi::Value DpoMarginB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "dpoMarginAsync" : "dpoMargin");
+  Array pc = args.input("policyChosen", Kind::F32, -1);
+  int64_t p = pc.length;
+  Array pr = args.input("policyRejected", Kind::F32, p);
+  Array rc = args.input("refChosen", Kind::F32, p);
+  Array rr = args.input("refRejected", Kind::F32, p);
+  Array margin = args.input("margin", Kind::F32, p, true);
+  DpoMarginArgs k;
+  k.num_pairs = p;
+  k.policy_chosen = static_cast<const float*>(pc.data);
+  k.policy_rejected = static_cast<const float*>(pr.data);
+  k.ref_chosen = static_cast<const float*>(rc.data);
+  k.ref_rejected = static_cast<const float*>(rr.data);
+  k.margin = static_cast<const float*>(margin.data);
+  double beta = args.number_or("beta", 0.1);
+  if (!(beta > 0)) args.range_error("beta", "expected a finite number > 0, got " + std::to_string(beta));
+  double eps = args.number_or("labelSmoothing", 0.0);
+  if (!(eps >= 0 && eps <= 0.5)) args.range_error("labelSmoothing", "expected a number in [0, 0.5], got " + std::to_string(eps));
+  Napi::Value lt = args.object().Get("lossType");
+  k.loss_type = PreferenceLoss::Sigmoid;
+  if (!lt.IsUndefined()) {
+    std::string s = lt.IsString() ? lt.As<Napi::String>().Utf8Value() : "";
+    if (s == "ipo") k.loss_type = PreferenceLoss::Ipo;
+    else if (s != "sigmoid") args.type_error("lossType", "\"sigmoid\" or \"ipo\"", lt);
+  }
+  k.beta = static_cast<float>(beta);
+  k.label_smoothing = static_cast<float>(eps);
+  k.grad_scale = static_cast<float>(args.number_or("gradScale", 1.0));
+  k.loss = static_cast<float*>(args.output("loss", Kind::F32, p).data);
+  if (args.boolean_or("wantGrads", true)) {
+    k.grad_chosen = static_cast<float*>(args.output("gradChosen", Kind::F32, p).data);
+    k.grad_rejected = static_cast<float*>(args.output("gradRejected", Kind::F32, p).data);
+  }
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  bool device = args.loc() == Loc::Device;
+  int dev = args.device();
+  auto red = std::make_shared<DpoReductions>();
+  Job job;
+  job.run = [k, check, device, dev, red]() {
+    if (check) {
+      check_finite("policyChosen", k.policy_chosen, DType::F32, k.num_pairs);
+      check_finite("policyRejected", k.policy_rejected, DType::F32, k.num_pairs);
+      check_finite("refChosen", k.ref_chosen, DType::F32, k.num_pairs);
+      check_finite("refRejected", k.ref_rejected, DType::F32, k.num_pairs);
+      if (k.margin) check_finite("margin", k.margin, DType::F32, k.num_pairs);
+    }
+    if (device) {
+      gpu::set_device(dev);
+      *red = gpu::dpo_margin(k);
+    } else {
+      *red = dpo_margin(k);
+    }
+  };
+  job.finish = [red](Napi::Env env, Napi::Object out) {
+    out.Set("meanLoss", red->mean_loss);
+    out.Set("rewardAccuracy", red->reward_accuracy);
+    out.Set("chosenReward", red->chosen_reward);
+    out.Set("rejectedReward", red->rejected_reward);
+    out.Set("rewardMargin", red->margin);
+  };
+  return run_job(args, std::move(job), async);
+}
+
+// Registers `name` (sync) and `nameAsync` (Promise) for one binding body.
+template <Napi::Value (*F)(const Napi::CallbackInfo&, bool)>
+void export_pair(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return F(i, false); }, name));
+  std::string an = std::string(name) + "Async";
+  exports.Set(an, Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return F(i, true); }, an));
+}
+
+void Register(Napi::Env env, Napi::Object exports) {
+  export_pair<StepLogprobForwardB>(env, exports, "stepLogprobForward");
+  export_pair<StepLogprobBackwardB>(env, exports, "stepLogprobBackward");
+  export_pair<StepLogprobHiddenForwardB>(env, exports, "stepLogprobHiddenForward");
+  export_pair<StepLogprobHiddenBackwardB>(env, exports, "stepLogprobHiddenBackward");
+  export_pair<RewardWeightsForwardB>(env, exports, "rewardWeightsForward");
+  export_pair<RewardWeightsBackwardB>(env, exports, "rewardWeightsBackward");
+  export_pair<DpoMarginB>(env, exports, "dpoMargin");
+}
+
+}  // namespace
+}  // namespace stepwise::napi
+
+STEPWISE_BINDING(kernels_step_logprob, stepwise::napi::Register);
