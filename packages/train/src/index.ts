@@ -1,0 +1,3 @@
+/** @stepwise/train: losses, packed pair batches and the reference log-prob cache (architecture.md §3–§4). */
+export * from './errors.js';
+export * from './losses/index.js';
