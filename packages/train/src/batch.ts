@@ -175,3 +175,33 @@ export function sequenceGradToTokens(batch: PairBatch, gradStep: ArrayLike<numbe
   for (let x = 0; x < out.length; x++) out[x] = batch.stepIndex[x] >= 0 ? gradStep[batch.seqId[x]] : 0;
   return out;
 }
+
+/** The engine's packed-forward input (structurally @stepwise/native's model `Batch`). */
+export interface ForwardBatch {
+  tokens: Int32Array;
+  offsets: Int32Array;
+  targets: Int32Array;
+  /** Per position: the sum (of the forward's stepSum) that includes it; −1 = none. */
+  stepIndex: Int32Array;
+  numSteps: number;
+}
+
+/**
+ * The batch as a packed forward takes it. granularity 'sequence' (default): stepSum[q] is sequence q's
+ * completion sum, so a DPO-family loss's gradStep [S] goes to `model.backward` unchanged. 'step': one sum
+ * per completion step of every sequence, numbered sequence by sequence (stepBase[q] + k), for losses that
+ * weight steps separately.
+ */
+export function toForwardBatch(batch: PairBatch, granularity: 'sequence' | 'step' = 'sequence'): ForwardBatch & { stepBase: Int32Array } {
+  if (granularity !== 'sequence' && granularity !== 'step') throw new ArgumentError('granularity', "'sequence' or 'step'", granularity);
+  const s = batch.stepCounts.length;
+  const stepBase = new Int32Array(s + 1);
+  for (let q = 0; q < s; q++) stepBase[q + 1] = stepBase[q] + (granularity === 'sequence' ? 1 : batch.stepCounts[q]);
+  const stepIndex = new Int32Array(batch.stepIndex.length);
+  for (let x = 0; x < stepIndex.length; x++) {
+    const k = batch.stepIndex[x];
+    const q = batch.seqId[x];
+    stepIndex[x] = k < 0 ? -1 : granularity === 'sequence' ? q : stepBase[q] + k;
+  }
+  return { tokens: batch.inputIds, offsets: batch.seqOffsets, targets: batch.targets, stepIndex, numSteps: stepBase[s], stepBase };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, CharTokenizer, type SequencePair, type StepPair, type Tokenizer } from '@stepwise/core';
-import { buildPairBatch, completionSums, fullStepDpoLoss, sequenceGradToTokens, stepDpoLoss } from '../src/index.js';
+import { buildPairBatch, completionSums, fullStepDpoLoss, sequenceGradToTokens, stepDpoLoss, toForwardBatch } from '../src/index.js';
 
 const tok = new CharTokenizer();
 
@@ -91,6 +91,22 @@ describe('buildPairBatch', () => {
     expect(a).toBeCloseTo(c, 4);
     const fs = fullStepDpoLoss({ tokenLogps: lp, refTokenLogps: lp.map((v) => v - 0.05), tokenRewards: b.tokenRewards, mask: b.stepIndex, seqOffsets: b.seqOffsets });
     for (let x = 0; x < lp.length; x++) expect(fs.gradToken![x] === 0).toBe(b.stepIndex[x] < 0);
+  });
+
+  it('toForwardBatch: per-sequence sums line up with gradStep; per-step sums numbered sequence by sequence', () => {
+    const b = buildPairBatch(tok, [seqPair, stepPair]);
+    const lp = Float64Array.from(b.inputIds, (_, x) => -0.3 - (x % 5) / 4);
+    const seq = toForwardBatch(b);
+    expect(seq.numSteps).toBe(4);
+    const sums = new Float64Array(seq.numSteps);
+    seq.stepIndex.forEach((s, x) => s >= 0 && (sums[s] += lp[x]));
+    Array.from(completionSums(b, lp)).forEach((v, q) => expect(sums[q]).toBeCloseTo(v, 12));
+    const step = toForwardBatch(b, 'step');
+    expect(Array.from(step.stepBase)).toEqual([0, 2, 4, 5, 6]);
+    const x = b.seqOffsets[1] + 3; // a prompt position of sequence 1
+    expect(step.stepIndex[x]).toBe(-1);
+    const last = b.seqOffsets[2] - 2; // EOS target of sequence 1: its step 1
+    expect(step.stepIndex[last]).toBe(3);
   });
 
   /** A toy BPE-like tokenizer with two merges, "aab" and "ab" (longest first), to exercise boundary merges. */
