@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './losses/index.js';
 export * from './batch.js';
 export * from './ref-cache.js';
+export * from './step.js';
