@@ -14,6 +14,12 @@ import { numbers } from './helpers.js';
 const tok = new CharTokenizer();
 const V = tok.vocabSize;
 
+interface BigramOut {
+  tokenLogp: Float64Array;
+  stepSum: Float64Array;
+  batch: ForwardBatch;
+}
+
 class Bigram {
   readonly w: Float64Array;
   private grad: Float64Array;
@@ -29,7 +35,7 @@ class Bigram {
     const s = e.reduce((a, b) => a + b, 0);
     return e.map((v) => v / s);
   }
-  async forward(b: ForwardBatch) {
+  async forward(b: ForwardBatch): Promise<BigramOut> {
     const tokenLogp = new Float64Array(b.tokens.length);
     const stepSum = new Float64Array(b.numSteps);
     for (let x = 0; x < b.tokens.length; x++) {
@@ -39,7 +45,7 @@ class Bigram {
     }
     return { tokenLogp, stepSum, batch: b };
   }
-  async backward(out: { batch: ForwardBatch }, g: { gradToken?: ArrayLike<number>; gradStep?: ArrayLike<number> }) {
+  async backward(out: BigramOut, g: { gradToken?: ArrayLike<number>; gradStep?: ArrayLike<number> }) {
     const b = out.batch;
     for (let x = 0; x < b.tokens.length; x++) {
       if (b.targets[x] < 0) continue;
