@@ -62,9 +62,6 @@ export const nativeKernels: LossKernels = {
   name: 'native',
   array: (n) => new Float32Array(n),
   dpo(input, o) {
-    const p = input.policyChosen.length;
-    // The native call rejects an empty batch's zero-length arrays on some backends; an empty batch has no loss.
-    if (p === 0) return emptyDpo(new Float32Array(0));
     const r = dpoMargin(
       {
         policyChosen: f32('policyChosen', input.policyChosen),
@@ -86,7 +83,6 @@ export const nativeKernels: LossKernels = {
     };
   },
   rewardWeights(rewards, offsets, scale) {
-    if (rewards.length === 0) return new Float32Array(0);
     return rewardWeights({ rewards: f32('rewards', rewards), offsets: Array.from(offsets), scale: f32('scale', scale) }).weights;
   },
 };
@@ -96,14 +92,9 @@ export const referenceKernels: LossKernels = {
   name: 'reference',
   array: (n) => new Float64Array(n),
   dpo(input, o) {
-    if (input.policyChosen.length === 0) return emptyDpo(new Float64Array(0));
     const r = reference.dpoMarginRef({ ...input, ...o });
     const { loss, gradChosen, meanLoss, rewardAccuracy, chosenReward, rejectedReward, rewardMargin } = r;
     return { loss, gradChosen, meanLoss, rewardAccuracy, chosenReward, rejectedReward, rewardMargin };
   },
   rewardWeights: (rewards, offsets, scale) => reference.rewardWeightsRef({ rewards, offsets, scale }),
 };
-
-function emptyDpo(empty: FloatArray): DpoKernelOutput {
-  return { loss: empty, gradChosen: empty, meanLoss: 0, rewardAccuracy: 0, chosenReward: 0, rejectedReward: 0, rewardMargin: 0 };
-}
