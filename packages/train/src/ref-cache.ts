@@ -62,6 +62,7 @@ export type RefCompute = (pairs: readonly PreferencePair[]) => Promise<RefLogps[
 export class RefLogpCache {
   /** Pairs answered from the cache and pairs computed, since open. */
   readonly stats = { hits: 0, computed: 0 };
+  private queue: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly file: ResumableJsonl<RefLogpsRecord>,
@@ -90,7 +91,18 @@ export class RefLogpCache {
    * The reference numbers of every pair, in order: cached ones are read, the others computed with ONE call
    * of `compute` (each distinct pair once) and appended with one write before returning.
    */
-  async ensure(pairs: readonly PreferencePair[], compute: RefCompute): Promise<RefLogps[]> {
+  ensure(pairs: readonly PreferencePair[], compute: RefCompute): Promise<RefLogps[]> {
+    // Calls run one after another: two overlapping calls missing the same pair would both compute it and
+    // the second append would be refused as a duplicate key.
+    const run = this.queue.then(() => this.ensureNow(pairs, compute));
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async ensureNow(pairs: readonly PreferencePair[], compute: RefCompute): Promise<RefLogps[]> {
     const keys = pairs.map((p) => this.key(p));
     const missing = new Map<string, PreferencePair>();
     keys.forEach((k, i) => {

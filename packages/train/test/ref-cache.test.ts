@@ -64,6 +64,15 @@ describe('RefLogpCache', () => {
     expect((await readFile(path, 'utf8')).trim().split('\n').length).toBe(4);
   });
 
+  it('overlapping calls are serialised: a pair missing in both is computed once', async () => {
+    const r = fakeReference();
+    const c = await RefLogpCache.open(await tmp(), { context: 'ctx' });
+    const [a, b] = await Promise.all([c.ensure(pairs, r.compute), c.ensure([pairs[2], pair(5)], r.compute)]);
+    expect(r.calls.map((x) => x.length)).toEqual([3, 1]);
+    expect(b[0]).toEqual(a[2]);
+    await c.close();
+  });
+
   it('a different context (reference model, tokenizer, options) never reads stale values', async () => {
     const path = await tmp();
     const r = fakeReference();
