@@ -77,6 +77,10 @@ function sequencesOf(tokenizer: Tokenizer, pair: PreferencePair, p: number, o: B
     return { ids: a.ids, step, rewards: [...rewards], steps: completion.length };
   };
   let out: [Seq, Seq];
+  const schema = (pair as { schema?: unknown }).schema;
+  if (schema !== 'stepwise.step-pair@1' && schema !== 'stepwise.sequence-pair@1') {
+    throw new ArgumentError(`pairs[${p}].schema`, "'stepwise.step-pair@1' or 'stepwise.sequence-pair@1'", schema);
+  }
   if (pair.schema === 'stepwise.step-pair@1') {
     const eos = o.eos ?? false;
     out = [

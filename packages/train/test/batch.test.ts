@@ -156,6 +156,7 @@ describe('buildPairBatch', () => {
     expectArg(() => buildPairBatch(tok, [{ ...stepPair, prompt: '', prefixSteps: [] }], { bos: false }), 'pairs[0].prompt');
     expectArg(() => buildPairBatch(tok, [stepPair, { ...seqPair, chosenStepRewards: [0.5] }]), 'pairs[1].chosenStepRewards');
     expectArg(() => buildPairBatch(tok, [stepPair], { maxLength: 20 }), 'pairs[0]');
+    expectArg(() => buildPairBatch(tok, [stepPair, { ...stepPair, schema: 'stepwise.pair@0' } as unknown as StepPair]), 'pairs[1].schema');
     expectArg(() => buildPairBatch(tok, [stepPair], { maxLength: 0 }), 'options.maxLength');
     expectArg(() => completionSums(buildPairBatch(tok, [stepPair]), [-1, -2]), 'tokenLogps');
     expectArg(() => buildPairBatch(tok, [stepPair], { eos: true, bos: false, mode: 'sideways' as 'joint' }), 'options.mode');
