@@ -12,13 +12,6 @@ namespace stepwise::model {
 
 namespace {
 
-template <typename T>
-inline T dot(const T* a, const T* b, int64_t n) {
-  T s = 0;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
 int64_t max_len(const int64_t* offsets, int64_t nseq) {
   int64_t m = 0;
   for (int64_t s = 0; s < nseq; ++s) m = std::max(m, offsets[s + 1] - offsets[s]);
@@ -48,7 +41,7 @@ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const
       const T* qr = q + r * qs + h * hd;
       T m = -INFINITY;
       for (int64_t j = a; j <= r; ++j) {
-        p[j - a] = scale * dot(qr, k + j * ks + kvh * hd, hd);
+        p[j - a] = scale * dot8(qr, k + j * ks + kvh * hd, hd);
         m = std::max(m, p[j - a]);
       }
       T sum = 0;
@@ -57,9 +50,7 @@ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const
       std::fill(o, o + hd, T(0));
       const T inv = T(1) / sum;
       for (int64_t j = a; j <= r; ++j) {
-        const T w = p[j - a] * inv;
-        const T* vr = v + j * ks + kvh * hd;
-        for (int64_t i = 0; i < hd; ++i) o[i] += w * vr[i];
+        axpy(o, p[j - a] * inv, v + j * ks + kvh * hd, hd);
       }
       lse[r * H + h] = m + std::log(sum);
     }
@@ -87,20 +78,16 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const 
           const T* dor = dout + r * qs + h * hd;
           T* dqr = dq + r * qs + h * hd;
           std::fill(dqr, dqr + hd, T(0));
-          const T di = dot(dor, out + r * qs + h * hd, hd);  // sum_j p_j dp_j = dO . O
+          const T di = dot8(dor, out + r * qs + h * hd, hd);  // sum_j p_j dp_j = dO . O
           const T l = lse[r * H + h];
           for (int64_t j = a; j <= r; ++j) {
             const T* kj = k + j * ks + kvh * hd;
             const T* vj = v + j * ks + kvh * hd;
-            const T pj = std::exp(scale * dot(qr, kj, hd) - l);
-            const T ds = pj * (dot(dor, vj, hd) - di) * scale;
-            T* dkj = dk + j * ks + kvh * hd;
-            T* dvj = dv + j * ks + kvh * hd;
-            for (int64_t i = 0; i < hd; ++i) {
-              dqr[i] += ds * kj[i];
-              dkj[i] += ds * qr[i];
-              dvj[i] += pj * dor[i];
-            }
+            const T pj = std::exp(scale * dot8(qr, kj, hd) - l);
+            const T ds = pj * (dot8(dor, vj, hd) - di) * scale;
+            axpy(dqr, ds, kj, hd);
+            axpy(dk + j * ks + kvh * hd, ds, qr, hd);
+            axpy(dv + j * ks + kvh * hd, pj, dor, hd);
           }
         }
       }

@@ -222,9 +222,7 @@ void KVCache<T>::compute(const std::vector<int64_t>& ids, const std::vector<int6
         T m = -INFINITY;
         for (int64_t j = 0; j <= p; ++j) {
           const T* kj = kslot(s.blocks[size_t(j / bs_)], l) + (j % bs_) * KV + kvh * hd;
-          T d = 0;
-          for (int64_t e = 0; e < hd; ++e) d += qr[e] * kj[e];
-          sc[size_t(j)] = d * scale;
+          sc[size_t(j)] = dot8(qr, kj, hd) * scale;
           m = std::max(m, sc[size_t(j)]);
         }
         T sum = 0;
@@ -232,9 +230,7 @@ void KVCache<T>::compute(const std::vector<int64_t>& ids, const std::vector<int6
         T* out = att_.data() + row * Q + h * hd;
         std::fill(out, out + hd, T(0));
         for (int64_t j = 0; j <= p; ++j) {
-          const T w = sc[size_t(j)] / sum;
-          const T* vj = vslot(s.blocks[size_t(j / bs_)], l) + (j % bs_) * KV + kvh * hd;
-          for (int64_t e = 0; e < hd; ++e) out[e] += w * vj[e];
+          axpy(out, sc[size_t(j)] / sum, vslot(s.blocks[size_t(j / bs_)], l) + (j % bs_) * KV + kvh * hd, hd);
         }
       }
     });
