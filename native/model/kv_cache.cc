@@ -252,7 +252,7 @@ void KVCache<T>::compute(const std::vector<int64_t>& ids, const std::vector<int6
     std::copy_n(x_.data() + last_row[size_t(i)] * D, D, last_.data() + i * D);
   }
   rmsnorm_forward<T>(last_.data(), rstd_.data(), last_.data(), P + m_.layout.final_norm, B, D, c.rms_norm_eps);
-  gemm<T>(false, true, B, c.vocab_size, D, T(1), last_.data(), D, m_.lm_head(), D, T(0), logits, c.vocab_size);
+  linear_forward<T>(logits, last_.data(), m_.lm_head(), nullptr, B, D, c.vocab_size, false);
 }
 
 template <typename T>

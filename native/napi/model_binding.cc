@@ -77,7 +77,7 @@ BatchData read_batch(Napi::Env env, const Napi::CallbackInfo& info) {
 class ForwardJob : public EngineJob {
  public:
   ForwardJob(Napi::Env env, std::shared_ptr<Engine> e, BatchData b, bool want_logits)
-      : EngineJob(env, std::move(e)), b_(std::move(b)), logits_(want_logits) {}
+      : EngineJob(env, std::move(e)), b_(std::move(b)), logits_(want_logits), f64_(e_->f64()) {}
 
  private:
   template <typename T>
@@ -93,13 +93,12 @@ class ForwardJob : public EngineJob {
     id_ = double(m.forward_id());
   }
   void Run() override {
-    if (e_->f64()) run(*e_->d, ld_, sd_, zd_);
+    if (f64_) run(*e_->d, ld_, sd_, zd_);
     else run(*e_->f, lf_, sf_, zf_);
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
-    const bool d = !ld_.empty() || lf_.empty();
-    if (d && e_->f64()) {
+    if (f64_) {  // decided at construction: dispose() may free the model before this runs
       o.Set("tokenLogp", typed_array(env, ld_.data(), ld_.size()));
       o.Set("stepSum", typed_array(env, sd_.data(), sd_.size()));
       if (logits_) o.Set("logits", typed_array(env, zd_.data(), zd_.size()));
@@ -112,7 +111,7 @@ class ForwardJob : public EngineJob {
     return o;
   }
   BatchData b_;
-  bool logits_;
+  bool logits_, f64_;
   double id_ = 0;
   std::vector<float> lf_, sf_, zf_;
   std::vector<double> ld_, sd_, zd_;
