@@ -16,8 +16,9 @@ KVCache<T>::KVCache(Model<T>& m, int64_t budget_tokens, int64_t block_size)
   if (budget_tokens < block_size) throw ConfigError("cache.budgetTokens: expected at least blockSize tokens");
   num_blocks_ = (budget_tokens + bs_ - 1) / bs_;
   if (num_blocks_ > (int64_t(1) << 30)) throw ConfigError("cache.budgetTokens: too large");
-  k_.assign(size_t(num_blocks_ * L_ * bs_ * kvd_), T(0));
-  v_.assign(k_.size(), T(0));
+  const size_t elems = size_t(num_blocks_ * L_ * bs_ * kvd_);
+  k_.reset(new T[elems]);
+  v_.reset(new T[elems]);
   refcount_.assign(size_t(num_blocks_), 0);
   for (int64_t b = num_blocks_ - 1; b >= 0; --b) free_.push_back(int32_t(b));
 }

@@ -60,7 +60,10 @@ BatchData read_batch(Napi::Env env, const Napi::CallbackInfo& info) {
   if (!info[1].IsNull()) b.targets = read_i32(env, info[1], "targets");
   if (!info[2].IsNull()) b.steps = read_i32(env, info[2], "stepIndex");
   const std::vector<int32_t> off = read_i32(env, info[3], "offsets");
-  b.num_steps = int64_t(info[4].As<Napi::Number>().DoubleValue());
+  const double ns = info[4].IsNumber() ? info[4].As<Napi::Number>().DoubleValue() : -1;
+  if (!(ns >= 0 && ns < 2147483648.0) || ns != std::floor(ns))
+    throw_coded(env, "numSteps: expected an integer in [0, 2^31)", "ERR_ARGUMENT");
+  b.num_steps = int64_t(ns);
   const size_t n = b.tokens.size();
   if (off.size() < 2 || off.front() != 0 || size_t(off.back()) != n)
     throw_coded(env, "offsets: expected [0, ..., tokens.length] with at least one sequence", "ERR_ARGUMENT");
