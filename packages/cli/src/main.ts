@@ -23,7 +23,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const mod = await command.load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // A leading --help is the command's; a later one belongs to a nested subcommand (`bench engine --help`).
+  if (rest[0] === '--help' || rest[0] === '-h') {
     console.log(mod.help);
     return 0;
   }

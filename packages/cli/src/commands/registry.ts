@@ -15,8 +15,8 @@ export const commands: Record<string, Command> = {
     load: () => import('./backends.js'),
   },
   bench: {
-    summary: 'benchmarks: `bench kernels` times native kernels vs JS references against measured floors',
-    load: () => import('./bench.js'),
+    summary: 'benchmarks: `bench kernels` (kernels vs JS references and floors), `bench engine` (training, generation)',
+    load: () => import('./bench-dispatch.js'),
   },
   grade: {
     summary: 'compare a prediction with a reference answer (or grade a JSONL file of cases)',

@@ -1,0 +1,18 @@
+/** `stepwise bench <what>`: routes to the kernel benchmark (bench.ts) or the engine benchmark (bench-engine.ts). */
+import * as engine from './bench-engine.js';
+import * as kernels from './bench.js';
+
+export const help = `usage: stepwise bench kernels [--json FILE] [--quick]
+       stepwise bench engine  [--json FILE] [--quick]
+
+Benchmarks (not tests): each prints a table of measured rates and their ratios to floors measured in the same
+run (memory copy bandwidth, exp throughput, sgemm), and can write JSON records.
+Run 'stepwise bench kernels --help' or 'stepwise bench engine --help' for details.`;
+
+export async function run(args: string[]): Promise<number> {
+  const [what, ...rest] = args;
+  if (what === 'engine') return engine.run(rest);
+  if (what === 'kernels') return kernels.run(args);
+  console.error(`stepwise bench: expected 'kernels' or 'engine', got ${what === undefined ? 'nothing' : `'${what}'`}\n\n${help}`);
+  return 2;
+}
