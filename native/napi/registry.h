@@ -2,6 +2,7 @@
 #pragma once
 #include <napi.h>
 
+#include <string>
 #include <vector>
 
 namespace stepwise::napi {
@@ -17,6 +18,14 @@ std::vector<Binding>& bindings();
 struct RegisterBinding {
   RegisterBinding(const char* name, Registrar fn) { bindings().push_back({name, fn}); }
 };
+
+// Registers `name` (sync) and `nameAsync` (Promise) for one binding body F(info, async).
+template <Napi::Value (*F)(const Napi::CallbackInfo&, bool)>
+void export_pair(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return F(i, false); }, name));
+  std::string an = std::string(name) + "Async";
+  exports.Set(an, Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return F(i, true); }, an));
+}
 
 }  // namespace stepwise::napi
 
