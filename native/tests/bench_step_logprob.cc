@@ -174,6 +174,7 @@ void bench_hidden(int reps) {
 int main(int argc, char** argv) {
   const std::string what = argc > 1 ? argv[1] : "all";
   const int reps = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line-buffered, so a log file shows progress
   std::printf("bench_step_logprob: threads %d, row ops %s, blas %s, loadavg %s\n", num_threads(), rows::row_ops().name,
               blas_backend(), loadavg().c_str());
   if (what == "logits" || what == "all") bench_logits(reps, argc > 3 ? std::atoll(argv[3]) : 4096);
