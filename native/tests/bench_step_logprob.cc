@@ -151,7 +151,7 @@ void bench_hidden(int reps) {
     f.weight = dt == DType::F32 ? static_cast<const void*>(w.data()) : wb.data();
     f.dtype = dt; f.n = n; f.d = d; f.v = v; f.targets = targets.data(); f.step_index = steps.data(); f.num_steps = ns;
     f.token_logp = logp.data(); f.step_sum = ss.data(); f.lse = lse.data();
-    const hidden::Plan pf = hidden::make_plan(n, d, v, dt, 0, false), pb = hidden::make_plan(n, d, v, dt, 0, true);
+    const lmhead::Plan pf = lmhead::make_plan(n, d, v, dt, 0, false), pb = lmhead::make_plan(n, d, v, dt, 0, true);
     const char* dn = dt == DType::F32 ? "f32 " : "bf16";
     // Interleaved with the plain sgemm, so both see the same background load: the median of the per-pair ratios
     // is the number to trust on a shared machine.
