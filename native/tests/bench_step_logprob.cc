@@ -1,5 +1,5 @@
 // Timing harness for the CPU step log-prob kernels (not a test: it always exits 0 and asserts nothing).
-//   bench_step_logprob [logits|hidden|all] [reps] [N for logits, default 4096]
+//   bench_step_logprob logits|hidden|all [reps] [N for logits, default 4096]   (no arguments: prints usage)
 // Prints best and median over `reps` runs: Gelem/s (elements = N*V per pass set) for the logits path, and
 // GFLOP/s for the from-hidden path next to a plain sgemm of the same shape measured in the same run.
 // STEPWISE_PORTABLE_KERNELS=1 times the portable fallback; STEPWISE_NUM_THREADS sets the threads.
@@ -181,7 +181,13 @@ void bench_hidden(int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string what = argc > 1 ? argv[1] : "all";
+  // CMake registers every native/tests/*.cc with ctest, which runs this without arguments: do nothing heavy
+  // then (the full run needs ~6 GB and minutes).
+  if (argc < 2) {
+    std::printf("usage: bench_step_logprob logits|hidden|all [reps] [N for logits]  (no arguments: nothing run)\n");
+    return 0;
+  }
+  const std::string what = argv[1];
   const int reps = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line-buffered, so a log file shows progress
   std::printf("bench_step_logprob: threads %d, row ops %s, blas %s, loadavg %s\n", num_threads(), rows::row_ops().name,
