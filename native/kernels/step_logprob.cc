@@ -66,13 +66,14 @@ void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r
         ops.widen(static_cast<const uint16_t*>(a.logits) + t * a.v + c, buf, len);
         seg = buf;
       }
-      // Prefetch the segment after next of an fp32 row while this one's exps run (a bf16 segment is widened
-      // into buf; its source is prefetched the same way, at half the bytes). Measured: docs/kernels-cpu.md.
-      const int64_t ahead = c + len + rows::kSegment * (kPrefetchSegments - 1);
-      const int64_t pf_len = std::max<int64_t>(0, std::min(rows::kSegment, a.v - ahead));
+      // Prefetch kPrefetchSegments ahead while this segment's exps run (a bf16 segment is widened into buf;
+      // its bf16 source is prefetched, half the bytes). Rows are contiguous, so near the end of a row this
+      // runs on into the next row, which the same thread most likely takes next.
+      const int64_t ahead = t * a.v + c + len + rows::kSegment * (kPrefetchSegments - 1);
+      const int64_t pf_len = std::max<int64_t>(0, std::min(rows::kSegment, a.n * a.v - ahead));
       const float* pf = pf_len == 0 ? nullptr
-                        : a.dtype == DType::F32 ? static_cast<const float*>(a.logits) + t * a.v + ahead
-                                                : reinterpret_cast<const float*>(static_cast<const uint16_t*>(a.logits) + t * a.v + ahead);
+                        : a.dtype == DType::F32 ? static_cast<const float*>(a.logits) + ahead
+                                                : reinterpret_cast<const float*>(static_cast<const uint16_t*>(a.logits) + ahead);
       ops.segment(st, seg, len, c, want_entropy, want_argmax, pf, a.dtype == DType::F32 ? pf_len : pf_len / 2);
     }
     write_row(a, t, rows::row_finish(st, load_logit(a.logits, a.dtype, t * a.v + target), target));

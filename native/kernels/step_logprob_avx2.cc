@@ -11,13 +11,10 @@
 namespace stepwise::rows {
 namespace {
 
-// t = z * log2(e) clamped below to kTLo (and above to kTHi unless the caller knows t <= 0). max/min take the
-// constant FIRST: when t is NaN, maxps/minps return their second operand, so NaN survives.
-template <bool kClampHigh>
-inline __m256 clamp_t(__m256 t) {
-  t = _mm256_max_ps(_mm256_set1_ps(kTLo), t);
-  return kClampHigh ? _mm256_min_ps(_mm256_set1_ps(kTHi), t) : t;
-}
+// t = z * log2(e) clamped below to kTLo. No upper clamp: every caller has t <= ~0 (z - running max in the
+// forward, z - lse in the backward). maxps takes the constant FIRST: when t is NaN it returns its second
+// operand, so NaN survives.
+inline __m256 clamp_t(__m256 t) { return _mm256_max_ps(_mm256_set1_ps(kTLo), t); }
 
 // 2^t for a clamped t. Rounding by a magic add instead of roundps + cvtps2dq (which compete for one port):
 // big = t + 1.5*2^23 + 127 holds round(t) + 127 in its low mantissa bits, so big << 23 is the bit pattern of
@@ -101,8 +98,8 @@ void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool 
   if (want_entropy) {
     for (; j + 16 <= len; j += 16) {
       if (j / 16 < pf_lines) _mm_prefetch(pf + j * 4, _MM_HINT_T0);
-      const __m256 t0 = clamp_t<false>(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e));
-      const __m256 t1 = clamp_t<false>(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e));
+      const __m256 t0 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e));
+      const __m256 t1 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e));
       const __m256 e0 = exp2_8(t0), e1 = exp2_8(t1);
       s0 = _mm256_add_ps(s0, e0);
       s1 = _mm256_add_ps(s1, e1);
@@ -112,15 +109,15 @@ void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool 
   } else {
     for (; j + 16 <= len; j += 16) {
       if (j / 16 < pf_lines) _mm_prefetch(pf + j * 4, _MM_HINT_T0);
-      const __m256 t0 = clamp_t<false>(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e));
-      const __m256 t1 = clamp_t<false>(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e));
+      const __m256 t0 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e));
+      const __m256 t1 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e));
       s0 = _mm256_add_ps(s0, exp2_8(t0));
       s1 = _mm256_add_ps(s1, exp2_8(t1));
     }
   }
   for (; j < len; j += 8) {
     const __m256 zv = len - j >= 8 ? _mm256_loadu_ps(z + j) : load_tail(z + j, len - j);
-    const __m256 t = clamp_t<false>(_mm256_mul_ps(_mm256_sub_ps(zv, shift), log2e));
+    const __m256 t = clamp_t(_mm256_mul_ps(_mm256_sub_ps(zv, shift), log2e));
     const __m256 e = exp2_8(t);
     s0 = _mm256_add_ps(s0, e);
     a0 = _mm256_fmadd_ps(e, t, a0);
@@ -130,8 +127,9 @@ void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool 
 }
 
 inline __m256 grad8(__m256 zv, __m256 lse, __m256 ng) {
-  // A consistent lse keeps t <= ~0, but clamp above too: a stale lse must not wrap the exponent bits.
-  const __m256 t = clamp_t<true>(_mm256_mul_ps(_mm256_sub_ps(zv, lse), _mm256_set1_ps(kLog2e)));
+  // The forward's lse is >= every z of the row, so t <= ~0 and only the low clamp is needed. (An lse of -inf,
+  // from a row with no finite logit, gives t = +inf or NaN and so NaN, which is what such a row deserves.)
+  const __m256 t = clamp_t(_mm256_mul_ps(_mm256_sub_ps(zv, lse), _mm256_set1_ps(kLog2e)));
   return _mm256_mul_ps(ng, exp2_8(t));
 }
 

@@ -67,7 +67,7 @@ const RowOps& row_ops();   // the one to use: AVX2 when the CPU has it and STEPW
 constexpr float kP1 = 0.6931217908859253f, kP2 = 0.240247443318367f, kP3 = 0.05591785907745361f,
                 kP4 = 0.009570101276040077f;
 constexpr float kLog2e = 1.4426950408889634f, kLn2 = 0.6931471805599453f;
-// t = z*log2(e) is clamped to [kTLo, kTHi]. At t < -126.5 the rounded exponent is -127, whose 2^n bit
+// t = z*log2(e) is clamped to [kTLo, kTHi] (the AVX2 path omits kTHi: t <= ~0 for every caller). At t < -126.5 the rounded exponent is -127, whose 2^n bit
 // pattern is +0, so exp underflows to exactly 0 (a -inf logit gets probability exactly 0). The clamps keep NaN.
 constexpr float kTLo = -127.0f, kTHi = 127.0f;
 
