@@ -12,31 +12,62 @@
 namespace stepwise {
 namespace {
 
-// Portable fallback: C = alpha*op(A)op(B) + beta*C. Packs op(B) into a contiguous [k, n] panel so the inner
-// loop is a unit-stride axpy the compiler vectorises; rows of C are split across threads.
+// Portable fallback: C = alpha*op(A)op(B) + beta*C, blocked so that scratch stays bounded (one packed
+// KC x NC panel of op(B), 1 MiB for float, plus a KC x MR sliver of op(A) per task) whatever the shapes: the
+// from-hidden kernels call it with B = a W tile of thousands of rows, and packing all of op(B) would add tens of
+// MiB to their budget. The micro-kernel keeps an MR x NR block of C in registers; NR contiguous columns of
+// the packed panel make the inner loop a broadcast-multiply-add the compiler vectorises at the baseline ISA.
+constexpr int64_t kKC = 256, kNC = 1024, kMR = 4, kNR = 8;
+
+template <typename T>
+void micro_tile(int64_t mr, int64_t nr, int64_t kc, const T* ap, const T* bp, int64_t ldbp, T alpha, T* c,
+                int64_t ldc) {
+  T acc[kMR][kNR] = {};
+  if (mr == kMR && nr == kNR) {
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t r = 0; r < kMR; ++r)
+        for (int64_t j = 0; j < kNR; ++j) acc[r][j] += ap[p * kMR + r] * bp[p * ldbp + j];
+  } else {
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t r = 0; r < mr; ++r)
+        for (int64_t j = 0; j < nr; ++j) acc[r][j] += ap[p * kMR + r] * bp[p * ldbp + j];
+  }
+  for (int64_t r = 0; r < mr; ++r)
+    for (int64_t j = 0; j < nr; ++j) c[r * ldc + j] += alpha * acc[r][j];
+}
+
 template <typename T>
 void gemm_fallback(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
                    int64_t ldb, T beta, T* c, int64_t ldc) {
-  std::vector<T> bp(static_cast<size_t>(k * n));
-  for (int64_t p = 0; p < k; ++p)
-    for (int64_t j = 0; j < n; ++j) bp[p * n + j] = tb ? b[j * ldb + p] : b[p * ldb + j];
-  parallel_for(m, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n)), [&](int64_t r0, int64_t r1) {
-    std::vector<T> acc(static_cast<size_t>(n));
-    for (int64_t i = r0; i < r1; ++i) {
-      std::fill(acc.begin(), acc.end(), T(0));
-      for (int64_t p = 0; p < k; ++p) {
-        T av = ta ? a[p * lda + i] : a[i * lda + p];
-        if (av == T(0)) continue;
-        const T* row = &bp[p * n];
-        for (int64_t j = 0; j < n; ++j) acc[j] += av * row[j];
-      }
-      T* ci = c + i * ldc;
-      if (beta == T(0))
-        for (int64_t j = 0; j < n; ++j) ci[j] = alpha * acc[j];
-      else
-        for (int64_t j = 0; j < n; ++j) ci[j] = alpha * acc[j] + beta * ci[j];
-    }
+  // beta first (beta == 0 overwrites, so NaN in C does not survive, as in BLAS).
+  parallel_for(m, std::max<int64_t>(1, 16384 / n), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
   });
+  if (alpha == T(0)) return;
+  std::vector<T> bp(static_cast<size_t>(std::min(k, kKC) * std::min(n, kNC)));
+  for (int64_t p0 = 0; p0 < k; p0 += kKC) {
+    const int64_t kc = std::min(kKC, k - p0);
+    for (int64_t j0 = 0; j0 < n; j0 += kNC) {
+      const int64_t nc = std::min(kNC, n - j0);
+      parallel_for(kc, 16, [&](int64_t q0, int64_t q1) {  // pack op(B)[p0.., j0..] as [kc][nc]
+        for (int64_t p = q0; p < q1; ++p)
+          for (int64_t j = 0; j < nc; ++j) bp[p * nc + j] = tb ? b[(j0 + j) * ldb + p0 + p] : b[(p0 + p) * ldb + j0 + j];
+      });
+      const int64_t mblocks = (m + kMR - 1) / kMR;
+      parallel_for(mblocks, std::max<int64_t>(1, 64 / std::max<int64_t>(1, nc / 256)), [&](int64_t b0, int64_t b1) {
+        T ap[kKC * kMR];  // op(A)[i0..i0+MR, p0..p0+kc] as [kc][MR], zero-padded rows
+        for (int64_t blk = b0; blk < b1; ++blk) {
+          const int64_t i0 = blk * kMR, mr = std::min(kMR, m - i0);
+          for (int64_t p = 0; p < kc; ++p)
+            for (int64_t r = 0; r < kMR; ++r)
+              ap[p * kMR + r] = r < mr ? (ta ? a[(p0 + p) * lda + i0 + r] : a[(i0 + r) * lda + p0 + p]) : T(0);
+          for (int64_t j = 0; j < nc; j += kNR)
+            micro_tile<T>(mr, std::min(kNR, nc - j), kc, ap, bp.data() + j, nc, alpha, c + i0 * ldc + j0 + j, ldc);
+        }
+      });
+    }
+  }
 }
 
 }  // namespace

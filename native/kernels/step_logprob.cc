@@ -27,6 +27,9 @@ using rows::RowState;
 
 // Rows per scheduling block: ~64K elements, small enough to balance 2 threads, big enough that the atomic
 // counter costs nothing.
+// How far ahead (in segments) the exp pass prefetches the row: 1 = the next segment.
+constexpr int64_t kPrefetchSegments = 1;
+
 int64_t rows_per_task(int64_t v) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, v)); }
 
 float load_logit(const void* logits, DType dt, int64_t idx) {
@@ -63,7 +66,15 @@ void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r
         ops.widen(static_cast<const uint16_t*>(a.logits) + t * a.v + c, buf, len);
         seg = buf;
       }
-      ops.segment(st, seg, len, c, want_entropy, want_argmax);
+      // Prefetch kPrefetchSegments ahead while this segment's exps run (a bf16 segment is widened into buf;
+      // its bf16 source is prefetched, half the bytes). Rows are contiguous, so near the end of a row this
+      // runs on into the next row, which the same thread most likely takes next.
+      const int64_t ahead = t * a.v + c + len + rows::kSegment * (kPrefetchSegments - 1);
+      const int64_t pf_len = std::max<int64_t>(0, std::min(rows::kSegment, a.n * a.v - ahead));
+      const float* pf = pf_len == 0 ? nullptr
+                        : a.dtype == DType::F32 ? static_cast<const float*>(a.logits) + ahead
+                                                : reinterpret_cast<const float*>(static_cast<const uint16_t*>(a.logits) + ahead);
+      ops.segment(st, seg, len, c, want_entropy, want_argmax, pf, a.dtype == DType::F32 ? pf_len : pf_len / 2);
     }
     write_row(a, t, rows::row_finish(st, load_logit(a.logits, a.dtype, t * a.v + target), target));
   }
@@ -110,7 +121,6 @@ void forward_exact_rows(const StepLogprobForward& a, int64_t r0, int64_t r1) {
 // is overwritten, as g * -expm1(z_t - lse) in double: no cancellation as p_t -> 1, and in bf16 no
 // read-modify-write of an already rounded value.
 void backward_fast_rows(const StepLogprobBackward& a, const RowOps& ops, int64_t r0, int64_t r1) {
-  alignas(32) float buf[rows::kSegment];
   const size_t esize = dtype_size(a.dtype);
   for (int64_t t = r0; t < r1; ++t) {
     const float g = rows::token_grad(t, a.targets, a.step_index, a.grad_token, a.grad_step);
@@ -129,11 +139,7 @@ void backward_fast_rows(const StepLogprobBackward& a, const RowOps& ops, int64_t
     } else {
       const uint16_t* in = static_cast<const uint16_t*>(a.logits) + t * a.v;
       uint16_t* out = reinterpret_cast<uint16_t*>(out_row);
-      for (int64_t c = 0; c < a.v; c += rows::kSegment) {
-        const int64_t len = std::min(rows::kSegment, a.v - c);
-        ops.widen(in + c, buf, len);  // read the whole segment before writing it (in place is allowed)
-        ops.grad_bf16(buf, out + c, len, lse, g);
-      }
+      ops.grad_bf16(in, out, a.v, lse, g);
       out[target] = f32_to_bf16(static_cast<float>(target_grad));
     }
   }

@@ -11,24 +11,23 @@
 namespace stepwise::rows {
 namespace {
 
+// t = z * log2(e) clamped below to kTLo. No upper clamp: every caller has t <= ~0 (z - running max in the
+// forward, z - lse in the backward). maxps takes the constant FIRST: when t is NaN it returns its second
+// operand, so NaN survives.
+inline __m256 clamp_t(__m256 t) { return _mm256_max_ps(_mm256_set1_ps(kTLo), t); }
+
+// 2^t for a clamped t. Rounding by a magic add instead of roundps + cvtps2dq (which compete for one port):
+// big = t + 1.5*2^23 + 127 holds round(t) + 127 in its low mantissa bits, so big << 23 is the bit pattern of
+// 2^round(t) (+0 when round(t) = -127, hence exp of -inf is exactly 0), and big - magic = round(t) exactly.
 inline __m256 exp2_8(__m256 t) {
-  // max/min with the constant FIRST: when t is NaN, maxps/minps return their second operand, so NaN survives.
-  t = _mm256_max_ps(_mm256_set1_ps(kTLo), t);
-  t = _mm256_min_ps(_mm256_set1_ps(kTHi), t);
-  const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m256 f = _mm256_sub_ps(t, n);
-  __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(kP5), f, _mm256_set1_ps(kP4));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kP3));
+  const __m256 magic = _mm256_set1_ps(12582912.0f + 127.0f);
+  const __m256 big = _mm256_add_ps(t, magic);
+  const __m256 f = _mm256_sub_ps(t, _mm256_sub_ps(big, magic));
+  __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(kP4), f, _mm256_set1_ps(kP3));
   p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kP2));
   p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kP1));
   p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-  const __m256i ni = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(ni, 23)));
-}
-
-// Clamped t (as exp2_8 sees it), for the entropy term e*t: -inf logits give 0*(-127), not 0*(-inf) = NaN.
-inline __m256 clamp_t(__m256 t) {
-  return _mm256_min_ps(_mm256_set1_ps(kTHi), _mm256_max_ps(_mm256_set1_ps(kTLo), t));
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(big), 23)));
 }
 
 inline __m256i tail_mask(int64_t rem) {  // lanes [0, rem) active, rem in [0, 8]
@@ -57,7 +56,8 @@ inline double hsum(__m256 v) {
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax) {
+void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax,
+                  const float* pf_ptr, int64_t pf_len) {
   if (len <= 0) return;
   const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   __m256 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
@@ -89,38 +89,47 @@ void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool 
   const float shift_f = st.m == -__builtin_inff() ? 0.0f : st.m;
   const __m256 shift = _mm256_set1_ps(shift_f), log2e = _mm256_set1_ps(kLog2e);
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  // The exp pass is compute-bound and the max pass memory-bound: while this segment's exps run from L1, pull
+  // the next segment of the row into cache (one line per 16-element iteration), so the two overlap. The
+  // caller promises pf_ptr[0 .. pf_len) is readable.
+  const char* pf = reinterpret_cast<const char*>(pf_ptr);
+  const int64_t pf_lines = (pf_len * 4 + 63) / 64;
   j = 0;
   if (want_entropy) {
     for (; j + 16 <= len; j += 16) {
-      const __m256 t0 = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e);
-      const __m256 t1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e);
+      if (j / 16 < pf_lines) _mm_prefetch(pf + j * 4, _MM_HINT_T0);
+      const __m256 t0 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e));
+      const __m256 t1 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e));
       const __m256 e0 = exp2_8(t0), e1 = exp2_8(t1);
       s0 = _mm256_add_ps(s0, e0);
       s1 = _mm256_add_ps(s1, e1);
-      a0 = _mm256_fmadd_ps(e0, clamp_t(t0), a0);
-      a1 = _mm256_fmadd_ps(e1, clamp_t(t1), a1);
+      a0 = _mm256_fmadd_ps(e0, t0, a0);
+      a1 = _mm256_fmadd_ps(e1, t1, a1);
     }
   } else {
     for (; j + 16 <= len; j += 16) {
-      const __m256 t0 = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e);
-      const __m256 t1 = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e);
+      if (j / 16 < pf_lines) _mm_prefetch(pf + j * 4, _MM_HINT_T0);
+      const __m256 t0 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e));
+      const __m256 t1 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e));
       s0 = _mm256_add_ps(s0, exp2_8(t0));
       s1 = _mm256_add_ps(s1, exp2_8(t1));
     }
   }
   for (; j < len; j += 8) {
     const __m256 zv = len - j >= 8 ? _mm256_loadu_ps(z + j) : load_tail(z + j, len - j);
-    const __m256 t = _mm256_mul_ps(_mm256_sub_ps(zv, shift), log2e);
+    const __m256 t = clamp_t(_mm256_mul_ps(_mm256_sub_ps(zv, shift), log2e));
     const __m256 e = exp2_8(t);
     s0 = _mm256_add_ps(s0, e);
-    a0 = _mm256_fmadd_ps(e, clamp_t(t), a0);
+    a0 = _mm256_fmadd_ps(e, t, a0);
   }
   st.s += hsum(_mm256_add_ps(s0, s1));
   if (want_entropy) st.a += hsum(_mm256_add_ps(a0, a1)) * static_cast<double>(kLn2);
 }
 
 inline __m256 grad8(__m256 zv, __m256 lse, __m256 ng) {
-  const __m256 t = _mm256_mul_ps(_mm256_sub_ps(zv, lse), _mm256_set1_ps(kLog2e));
+  // The forward's lse is >= every z of the row, so t <= ~0 and only the low clamp is needed. (An lse of -inf,
+  // from a row with no finite logit, gives t = +inf or NaN and so NaN, which is what such a row deserves.)
+  const __m256 t = clamp_t(_mm256_mul_ps(_mm256_sub_ps(zv, lse), _mm256_set1_ps(kLog2e)));
   return _mm256_mul_ps(ng, exp2_8(t));
 }
 
@@ -156,20 +165,30 @@ inline __m256i pack16(__m256 lo, __m256 hi) {  // 16 fp32 -> 16 bf16 in order
   return _mm256_permute4x64_epi64(p, 0xD8);
 }
 
-void grad_bf16_avx2(const float* z, uint16_t* out, int64_t len, float lse_f, float g) {
+inline __m256 widen8(const uint16_t* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+// Reads bf16 and writes bf16 directly: each 16-element block is loaded before it is stored, so in == out works.
+void grad_bf16_avx2(const uint16_t* z, uint16_t* out, int64_t len, float lse_f, float g) {
   const __m256 lse = _mm256_set1_ps(lse_f), ng = _mm256_set1_ps(-g);
   int64_t j = 0;
   for (; j + 16 <= len; j += 16) {
-    const __m256 r0 = grad8(_mm256_loadu_ps(z + j), lse, ng);
-    const __m256 r1 = grad8(_mm256_loadu_ps(z + j + 8), lse, ng);
+    const __m256 r0 = grad8(widen8(z + j), lse, ng);
+    const __m256 r1 = grad8(widen8(z + j + 8), lse, ng);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j), pack16(r0, r1));
   }
-  if (j < len) {  // the last < 16: compute into a padded buffer, copy out only what exists
+  if (j < len) {  // the last < 16: widen into a buffer padded with -inf, copy out only what exists
+    alignas(32) float zf[16];
     alignas(32) uint16_t buf[16];
     const int64_t rem = len - j;
-    const __m256 r0 = grad8(rem >= 8 ? _mm256_loadu_ps(z + j) : load_tail(z + j, rem), lse, ng);
-    const __m256 r1 = rem > 8 ? grad8(load_tail(z + j + 8, rem - 8), lse, ng) : _mm256_setzero_ps();
-    _mm256_store_si256(reinterpret_cast<__m256i*>(buf), pack16(r0, r1));
+    for (int64_t i = 0; i < 16; ++i) {
+      const uint32_t bits = i < rem ? static_cast<uint32_t>(z[j + i]) << 16 : 0xFF800000u;
+      __builtin_memcpy(&zf[i], &bits, sizeof bits);
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(buf),
+                       pack16(grad8(_mm256_load_ps(zf), lse, ng), grad8(_mm256_load_ps(zf + 8), lse, ng)));
     for (int64_t i = 0; i < rem; ++i) out[j + i] = buf[i];
   }
 }

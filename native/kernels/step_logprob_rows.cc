@@ -5,6 +5,12 @@
 // and keeps NaN (so NaN logits give NaN outputs instead of being clamped away).
 #include "step_logprob_rows.h"
 
+// No FP-exception semantics are needed here; without this GCC refuses to if-convert the float selects
+// (clamps, max) and the loops stay scalar. Clang vectorises them regardless.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -22,21 +28,24 @@ namespace {
 constexpr int kLanes = 16;
 constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: (t + kMagic) - kMagic rounds t to nearest for |t| < 2^22
 
-inline float exp2_reduced(float t, float* t_clamped) {
+// t = z * log2(e), clamped to [kTLo, kTHi]; the clamped value is also the entropy term's factor.
+inline float clamp_t(float t) {
   t = t < kTLo ? kTLo : t;
-  t = t > kTHi ? kTHi : t;
-  *t_clamped = t;
-  float big = t + kMagic;
-  float n = big - kMagic;
-  float f = t - n;
+  return t > kTHi ? kTHi : t;
+}
+
+// 2^t for a clamped t: round to n by the magic constant, 2^f by the polynomial, 2^n built in the exponent.
+inline float exp2_clamped(float t) {
+  const float big = t + kMagic;
+  const float n = big - kMagic;
+  const float f = t - n;
   uint32_t bits;
   std::memcpy(&bits, &big, sizeof bits);
   // bits(t + kMagic) - bits(kMagic) = n; unsigned so a NaN t wraps harmlessly (p is NaN anyway).
-  uint32_t pbits = (bits - 0x4B400000u + 127u) << 23;
+  const uint32_t pbits = (bits - 0x4B400000u + 127u) << 23;
   float pow2n;
   std::memcpy(&pow2n, &pbits, sizeof pow2n);
-  float p = kP5;
-  p = p * f + kP4;
+  float p = kP4;
   p = p * f + kP3;
   p = p * f + kP2;
   p = p * f + kP1;
@@ -46,7 +55,8 @@ inline float exp2_reduced(float t, float* t_clamped) {
 
 inline float shift_of(float m) { return m == -std::numeric_limits<float>::infinity() ? 0.0f : m; }
 
-void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax) {
+void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax,
+                      const float* pf, int64_t pf_len) {
   if (len <= 0) return;
   float mx[kLanes];
   for (int k = 0; k < kLanes; ++k) mx[k] = -std::numeric_limits<float>::infinity();
@@ -68,25 +78,26 @@ void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, b
   const float shift = shift_of(st.m);
   float s[kLanes] = {}, a[kLanes] = {};
   float tail_s = 0.0f, tail_a = 0.0f;
+  // Pull the next segment into cache while this one's exps run (see the AVX2 version).
+  for (int64_t i = 0; i < pf_len; i += 16) __builtin_prefetch(pf + i);
   j = 0;
   if (want_entropy) {
-    for (; j + kLanes <= len; j += kLanes)
+    for (; j + kLanes <= len; j += kLanes) {
+      float tc[kLanes];  // two simple loops: GCC 12 does not vectorise the fused form
+      for (int k = 0; k < kLanes; ++k) tc[k] = clamp_t((z[j + k] - shift) * kLog2e);
       for (int k = 0; k < kLanes; ++k) {
-        float tc;
-        float e = exp2_reduced((z[j + k] - shift) * kLog2e, &tc);
+        const float e = exp2_clamped(tc[k]);
         s[k] += e;
-        a[k] += e * tc;
+        a[k] += e * tc[k];
       }
+    }
   } else {
     for (; j + kLanes <= len; j += kLanes)
-      for (int k = 0; k < kLanes; ++k) {
-        float tc;
-        s[k] += exp2_reduced((z[j + k] - shift) * kLog2e, &tc);
-      }
+      for (int k = 0; k < kLanes; ++k) s[k] += exp2_clamped(clamp_t((z[j + k] - shift) * kLog2e));
   }
   for (; j < len; ++j) {
-    float tc;
-    float e = exp2_reduced((z[j] - shift) * kLog2e, &tc);
+    const float tc = clamp_t((z[j] - shift) * kLog2e);
+    const float e = exp2_clamped(tc);
     tail_s += e;
     tail_a += e * tc;
   }
@@ -101,18 +112,12 @@ void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, b
 
 void grad_f32_portable(const float* z, float* out, int64_t len, float lse, float g) {
   const float ng = -g;
-  for (int64_t j = 0; j < len; ++j) {
-    float tc;
-    out[j] = ng * exp2_reduced((z[j] - lse) * kLog2e, &tc);
-  }
+  for (int64_t j = 0; j < len; ++j) out[j] = ng * exp2_clamped(clamp_t((z[j] - lse) * kLog2e));
 }
 
-void grad_bf16_portable(const float* z, uint16_t* out, int64_t len, float lse, float g) {
+void grad_bf16_portable(const uint16_t* z, uint16_t* out, int64_t len, float lse, float g) {
   const float ng = -g;
-  for (int64_t j = 0; j < len; ++j) {
-    float tc;
-    out[j] = f32_to_bf16(ng * exp2_reduced((z[j] - lse) * kLog2e, &tc));
-  }
+  for (int64_t j = 0; j < len; ++j) out[j] = f32_to_bf16(ng * exp2_clamped(clamp_t((bf16_to_f32(z[j]) - lse) * kLog2e)));
 }
 
 void widen_portable(const uint16_t* in, float* out, int64_t len) {

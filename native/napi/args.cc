@@ -162,14 +162,23 @@ Array Args::from_value(const char* key, Napi::Value v, Kind kind, int64_t length
     const char* name = kind_name(kind, dtype);
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != host_type(kind, dtype))
       type_error(key, std::string(name) + len_msg, v);
-    Napi::TypedArray t = v.As<Napi::TypedArray>();
-    Napi::ArrayBuffer buf = t.ArrayBuffer();
-    if (buf.IsDetached()) range_error(key, "its ArrayBuffer is detached (transferred); pass a live array");
-    a.length = static_cast<int64_t>(t.ElementLength());
+    // napi_get_typedarray_info gives the element pointer directly (byte offset applied) and, unlike
+    // Napi::ArrayBuffer::Data(), also works for views over a SharedArrayBuffer.
+    napi_typedarray_type type;
+    size_t count = 0;
+    void* data = nullptr;
+    napi_value ab;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(env_, v, &type, &count, &data, &ab, &offset) != napi_ok)
+      type_error(key, std::string(name) + len_msg, v);
+    bool detached = false;
+    if (napi_is_detached_arraybuffer(env_, ab, &detached) == napi_ok && detached)
+      range_error(key, "its ArrayBuffer is detached (transferred); pass a live array");
+    a.length = static_cast<int64_t>(count);
     if (length >= 0 && a.length != length)
       range_error(key, std::string("expected ") + name + len_msg + ", got " + describe(v));
-    a.data = static_cast<uint8_t*>(buf.Data()) + t.ByteOffset();
-    if (a.length > 0 && buf.Data() == nullptr) range_error(key, "has no backing store");
+    if (a.length > 0 && data == nullptr) range_error(key, "has no backing store");
+    a.data = data;
     a.check = a.data;
     keep_.push_back(v);
     return a;

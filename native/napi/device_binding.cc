@@ -88,13 +88,19 @@ class DeviceTensor : public Napi::ObjectWrap<DeviceTensor> {
       if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != host_type(dtype_))
         throw Napi::TypeError::New(env, "DeviceTensor: data: expected the host typed array of dtype " + dtype_ +
                                             ", got " + describe(data));
-      Napi::TypedArray t = data.As<Napi::TypedArray>();
-      if (t.ArrayBuffer().IsDetached())
+      napi_typedarray_type type;
+      size_t count = 0;
+      void* ptr = nullptr;
+      napi_value ab;
+      size_t offset = 0;
+      bool detached = false;
+      NAPI_THROW_IF_FAILED_VOID(env, napi_get_typedarray_info(env, data, &type, &count, &ptr, &ab, &offset));
+      if (napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && detached)
         throw Napi::RangeError::New(env, "DeviceTensor: data: its ArrayBuffer is detached");
-      if (static_cast<int64_t>(t.ElementLength()) != length_)
+      if (static_cast<int64_t>(count) != length_)
         throw Napi::RangeError::New(env, "DeviceTensor: data: expected length " + std::to_string(length_) + ", got " +
                                              describe(data));
-      src = static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+      src = ptr;
     }
     require_cuda(env, "DeviceTensor");
     if (device >= gpu::device_count())
@@ -150,7 +156,13 @@ class DeviceTensor : public Napi::ObjectWrap<DeviceTensor> {
       try {
         gpu::set_device(buf_->device);
         gpu::synchronize();  // kernels may still be writing this buffer
-        gpu::copy_to_host(static_cast<uint8_t*>(out.ArrayBuffer().Data()) + out.ByteOffset(), buf_->ptr, buf_->bytes);
+        void* dst = nullptr;
+        napi_typedarray_type type;
+        size_t count = 0;
+        napi_value ab;
+        size_t offset = 0;
+        NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, out, &type, &count, &dst, &ab, &offset), Napi::Value());
+        gpu::copy_to_host(dst, buf_->ptr, buf_->bytes);
       } catch (const std::exception& e) {
         throw Napi::Error::New(env, std::string("DeviceTensor.download: ") + e.what());
       }

@@ -61,7 +61,7 @@ void test_logits(int64_t n, int64_t v, int64_t num_steps, DType dt, bool exact, 
   if (null_steps) b.grad_step = nullptr;
   step_logprob_backward(b);
   const std::vector<uint8_t>& dz = in_place ? buf : out;
-  const double brtol = dt == DType::BF16 ? 1.0 / 128 : (exact ? 1e-6 : 4e-6);
+  const double brtol = dt == DType::BF16 ? 1.0 / 128 : (exact ? 1e-6 : 8e-6);
   for (int64_t t = 0; t < n; ++t) {
     if (!std::isfinite(r.lse[t])) continue;
     // The kernel uses the fp32 lse it was given, off by up to half an ulp: that shifts every p by the factor
@@ -162,8 +162,8 @@ void test_ops_agree() {
     for (auto& x : z) x = (rng() % 10 == 0) ? -std::numeric_limits<float>::infinity() : nd(rng);
     rows::RowState s1, s2;
     rows::row_reset(s1); rows::row_reset(s2);
-    P.segment(s1, z.data(), len, 0, true, true);
-    A.segment(s2, z.data(), len, 0, true, true);
+    P.segment(s1, z.data(), len, 0, true, true, nullptr, 0);
+    A.segment(s2, z.data(), len, 0, true, true, nullptr, 0);
     check(s1.m == s2.m && s1.amax == s2.amax && close(s2.s, s1.s, 0, 1e-6) && close(s2.a, s1.a, 1e-6, 1e-5),
           "portable vs avx2 segment len=" + std::to_string(len));
     P.grad_f32(z.data(), o1.data(), len, 5.0f, 0.7f);
@@ -171,10 +171,10 @@ void test_ops_agree() {
     bool ok = true;
     for (int64_t j = 0; j < len; ++j) ok &= close(o2[j], o1[j], 1e-12, 1e-6);
     std::vector<uint16_t> b1(len), b2(len), hb(len);
-    P.grad_bf16(z.data(), b1.data(), len, 5.0f, 0.7f);
-    A.grad_bf16(z.data(), b2.data(), len, 5.0f, 0.7f);
-    for (int64_t j = 0; j < len; ++j) ok &= std::abs((int)b1[j] - (int)b2[j]) <= 1;  // at most 1 bf16 ulp apart
     for (int64_t j = 0; j < len; ++j) hb[j] = f32_to_bf16(z[j]);
+    P.grad_bf16(hb.data(), b1.data(), len, 5.0f, 0.7f);
+    A.grad_bf16(hb.data(), b2.data(), len, 5.0f, 0.7f);
+    for (int64_t j = 0; j < len; ++j) ok &= std::abs((int)b1[j] - (int)b2[j]) <= 1;  // at most 1 bf16 ulp apart
     P.widen(hb.data(), o1.data(), len);
     A.widen(hb.data(), o2.data(), len);
     for (int64_t j = 0; j < len; ++j) ok &= std::memcmp(&o1[j], &o2[j], 4) == 0;

@@ -7,7 +7,7 @@ import type { FloatArray } from './bf16.js';
 import type { DeviceTensor } from './device.js';
 import { ArgumentError } from './errors.js';
 import type { Out, StepLogprobResult } from './kernels.js';
-import { Call, checkKeys } from './marshal.js';
+import { Call, checkKeys, startAsync } from './marshal.js';
 import { checkTargets, expectBoolean, expectInteger } from './validate.js';
 
 type FloatIn = FloatArray | DeviceTensor;
@@ -87,7 +87,7 @@ export function stepLogprobFromHiddenAsync<L extends FloatIn>(
   input: HiddenInput<L>,
   options?: HiddenForwardOptions,
 ): Promise<StepLogprobResult<Out<L, Float32Array>, Out<L, Uint8Array>>> {
-  return Promise.resolve().then(() => forwardCall(input, options).runAsync());
+  return startAsync(() => forwardCall(input, options));
 }
 
 export interface HiddenBackwardInput<L extends FloatIn = FloatIn> extends HiddenInput<L> {
@@ -119,7 +119,8 @@ function backwardCall(input: HiddenBackwardInput, options: HiddenBackwardOptions
   if (acc && !wantDw) throw new ArgumentError('options.accumulateDweight', 'false when options.dweight is false', 'true');
   if (acc && input.dweight === undefined) throw new ArgumentError('dweight', 'a [v, d] Float32Array to accumulate into', 'undefined');
   Object.assign(call.raw, { wantDhidden: wantDh, wantDweight: wantDw, accumulateDweight: acc });
-  if (input.dweight !== undefined) call.f32('dweight', input.dweight, v * d, { finite: acc });
+  // No JS scan of dweight: it is v·d values (hundreds of millions for a real LM head).
+  if (input.dweight !== undefined) call.f32('dweight', input.dweight, v * d);
   if (wantDh) call.out('dhidden', 'f32', n * d);
   if (wantDw && input.dweight === undefined) call.out('dweight', 'f32', v * d);
   return call;
@@ -136,5 +137,5 @@ export function stepLogprobFromHiddenBackwardAsync<L extends FloatIn>(
   input: HiddenBackwardInput<L>,
   options?: HiddenBackwardOptions,
 ): Promise<Grads<L>> {
-  return Promise.resolve().then(() => backwardCall(input, options).runAsync());
+  return startAsync(() => backwardCall(input, options));
 }

@@ -9,8 +9,8 @@
  */
 import type { Bf16Array, FloatArray } from './bf16.js';
 import type { DeviceTensor } from './device.js';
-import { ArgumentError } from './errors.js';
-import { Call, checkKeys } from './marshal.js';
+import { ArgumentError, describe } from './errors.js';
+import { Call, checkKeys, startAsync } from './marshal.js';
 import { checkTargets, expectBoolean, expectInteger } from './validate.js';
 
 /** Host results are typed arrays; device results DeviceTensors. */
@@ -57,9 +57,12 @@ function numStepsOf(input: { numSteps?: unknown }): number {
   return input.numSteps === undefined ? 0 : expectInteger('numSteps', input.numSteps, 0);
 }
 
+/** n comes from the targets; anything without a numeric length is reported as the wrong type. */
 function lengthOf(name: string, v: unknown): number {
-  const n = (v as { length?: unknown } | null)?.length;
-  return typeof n === 'number' ? n : expectInteger(`${name}.length`, n, 0);
+  const n = (v as { length?: unknown } | null | undefined)?.length;
+  if (typeof n !== 'number' || !(v instanceof Int32Array || (typeof v === 'object' && v !== null && 'dtype' in v)))
+    throw new ArgumentError(name, 'an Int32Array (or an i32 DeviceTensor)', describe(v));
+  return n;
 }
 
 const INPUT_KEYS = ['logits', 'vocabSize', 'targets', 'stepIndex', 'numSteps'] as const;
@@ -109,7 +112,7 @@ export function stepLogprobAsync<L extends FloatIn>(
   input: StepLogprobInput<L>,
   options?: StepLogprobOptions,
 ): Promise<StepLogprobResult<Out<L, Float32Array>, Out<L, Uint8Array>>> {
-  return Promise.resolve().then(() => forwardCall('stepLogprobForward', input, options).runAsync());
+  return startAsync(() => forwardCall('stepLogprobForward', input, options));
 }
 
 export interface StepLogprobBackwardInput<L extends FloatIn = FloatIn> extends StepLogprobInput<L> {
@@ -159,5 +162,5 @@ export function stepLogprobBackwardAsync<L extends FloatIn>(
   input: StepLogprobBackwardInput<L>,
   options?: StepLogprobBackwardOptions,
 ): Promise<{ dlogits: DlogitsOf<L> }> {
-  return Promise.resolve().then(() => backwardCall('stepLogprobBackward', input, options).runAsync());
+  return startAsync(() => backwardCall('stepLogprobBackward', input, options));
 }

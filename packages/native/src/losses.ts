@@ -4,7 +4,7 @@
  */
 import type { DeviceTensor } from './device.js';
 import { ArgumentError } from './errors.js';
-import { Call, checkKeys } from './marshal.js';
+import { Call, checkKeys, startAsync } from './marshal.js';
 import { expectBoolean, expectFloat32, expectNumber, toOffsets } from './validate.js';
 
 type F32In = Float32Array | DeviceTensor;
@@ -51,7 +51,7 @@ export function rewardWeights<L extends F32In>(input: RewardWeightsInput<L>, opt
 }
 
 export function rewardWeightsAsync<L extends F32In>(input: RewardWeightsInput<L>, options?: { checkValues?: boolean }): Promise<{ weights: Out<L> }> {
-  return Promise.resolve().then(() => forwardCall(input, options).runAsync());
+  return startAsync(() => forwardCall(input, options));
 }
 
 export interface RewardWeightsBackwardInput<L extends F32In = F32In> {
@@ -88,7 +88,7 @@ export function rewardWeightsBackwardAsync<L extends F32In>(
   input: RewardWeightsBackwardInput<L>,
   options?: { checkValues?: boolean },
 ): Promise<{ gradRewards: Out<L> }> {
-  return Promise.resolve().then(() => backwardCall(input, options).runAsync());
+  return startAsync(() => backwardCall(input, options));
 }
 
 // ---- DPO margin ------------------------------------------------------------------------------------------
@@ -175,5 +175,5 @@ export function dpoMargin<L extends F32In>(input: DpoInput<L>, options?: DpoOpti
 }
 
 export function dpoMarginAsync<L extends F32In>(input: DpoInput<L>, options?: DpoOptions): Promise<DpoResult<Out<L>>> {
-  return Promise.resolve().then(() => dpoCall(input, options).runAsync());
+  return startAsync(() => dpoCall(input, options));
 }

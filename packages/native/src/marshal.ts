@@ -167,6 +167,18 @@ export class Call {
   }
 }
 
+/**
+ * Validates and queues an async call NOW (so the inputs are captured when the function returns: disposing a
+ * DeviceTensor right after is safe), turning a validation error into a rejected promise rather than a throw.
+ */
+export function startAsync<R>(make: () => Call): Promise<R> {
+  try {
+    return make().runAsync<R>();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 /** Native errors → the package's typed errors. */
 export function mapNativeError(e: unknown, fn: string): Error {
   if (!(e instanceof Error)) return new KernelError(`${fn}: ${String(e)}`);

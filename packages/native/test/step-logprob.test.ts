@@ -78,6 +78,24 @@ describe('stepLogprob (fp32) vs the float64 reference', () => {
     expect(masked.stepSum[0]).toBe(-Infinity);
   });
 
+  it('reads views at a byte offset and views over a SharedArrayBuffer correctly', () => {
+    const r = rng(12);
+    const [n, v] = [5, 37];
+    const b = tokenBatch(r, n, v, 2);
+    const logits = uniform(r, n * v, -3, 3);
+    const want = stepLogprob({ logits, vocabSize: v, targets: b.targets, stepIndex: b.stepIndex, numSteps: 2 });
+    const padded = new Float32Array(n * v + 9);
+    padded.set(logits, 7);
+    const shared = new Float32Array(new SharedArrayBuffer(n * v * 4));
+    shared.set(logits);
+    const tShared = new Int32Array(new SharedArrayBuffer(n * 4));
+    tShared.set(b.targets);
+    for (const view of [padded.subarray(7, 7 + n * v), shared]) {
+      const got = stepLogprob({ logits: view, vocabSize: v, targets: tShared, stepIndex: b.stepIndex, numSteps: 2 });
+      expect(got).toEqual(want);
+    }
+  });
+
   it('a step with one token sums to that token; an empty step is 0', () => {
     const r = rng(5);
     const logits = uniform(r, 3 * 11, -3, 3);
@@ -153,5 +171,39 @@ describe('stepLogprobBackward vs the reference (and so vs finite differences)', 
     const gradToken = uniform(r, 3, 0.5, 1.5);
     const { dlogits } = stepLogprobBackward({ ...base, logits, lse, gradToken }, { inPlace: true });
     expectBackwardMatches(dlogits, values, b, lse, { gradToken }, 1e-5);
+  });
+});
+
+describe('native backward vs finite differences of the native forward (exact, fp32)', () => {
+  it('dL/dz for L = Σ gT·tokenLogp + Σ gS·stepSum', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 2, max: 12 }), seedArb, (n, v, seed) => {
+        const r = rng(seed);
+        const b = tokenBatch(r, n, v, 2, 0.2);
+        const z = uniform(r, n * v, -2, 2);
+        const gradToken = uniform(r, n, -1, 1);
+        const gradStep = uniform(r, 2, -1, 1);
+        const base = { vocabSize: v, targets: b.targets, stepIndex: b.stepIndex, numSteps: 2 };
+        const loss = (x: Float32Array) => {
+          const o = stepLogprob({ ...base, logits: x }, { exact: true });
+          let l = 0;
+          o.tokenLogp.forEach((lp, t) => (l += gradToken[t] * lp));
+          o.stepSum.forEach((s, k) => (l += gradStep[k] * s));
+          return l;
+        };
+        const { lse } = stepLogprob({ ...base, logits: z }, { exact: true });
+        const { dlogits } = stepLogprobBackward({ ...base, logits: z, lse, gradToken, gradStep }, { exact: true });
+        for (let i = 0; i < n * v; i++) {
+          const x = Float32Array.from(z);
+          x[i] = z[i] + 0.01;
+          const up = loss(x);
+          const hUp = x[i];
+          x[i] = z[i] - 0.01;
+          const fd = (up - loss(x)) / (hUp - x[i]); // divide by the fp32 step actually taken
+          expect(Math.abs(dlogits[i] - fd)).toBeLessThan(2e-3);
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 });
