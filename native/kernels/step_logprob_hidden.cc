@@ -20,7 +20,7 @@
 #include "step_logprob_rows.h"
 
 namespace stepwise {
-namespace hidden {
+namespace lmhead {
 
 namespace {
 std::atomic<int64_t> g_budget{0};
@@ -45,7 +45,7 @@ Plan make_plan(int64_t valid_rows, int64_t d, int64_t v, DType dtype, int64_t ch
   return p;
 }
 
-}  // namespace hidden
+}  // namespace lmhead
 
 namespace {
 
@@ -99,7 +99,7 @@ void step_logprob_hidden_forward(const StepLogprobHiddenForward& a) {
     }
   }
   const int64_t nv = static_cast<int64_t>(idx.size());
-  const hidden::Plan plan = hidden::make_plan(nv, a.d, a.v, a.dtype, a.chunk_rows, false);
+  const lmhead::Plan plan = lmhead::make_plan(nv, a.d, a.v, a.dtype, a.chunk_rows, false);
   if (nv > 0 && plan.rows > 0) {
     const RowOps& ops = rows::row_ops();
     Scratch s;
@@ -156,7 +156,7 @@ void step_logprob_hidden_backward(const StepLogprobHiddenBackward& a) {
     }
   }
   const int64_t nv = static_cast<int64_t>(idx.size());
-  const hidden::Plan plan = hidden::make_plan(nv, a.d, a.v, a.dtype, a.chunk_rows, a.dhidden != nullptr);
+  const lmhead::Plan plan = lmhead::make_plan(nv, a.d, a.v, a.dtype, a.chunk_rows, a.dhidden != nullptr);
   if (nv == 0 || plan.rows == 0) return;
   const RowOps& ops = rows::row_ops();
   Scratch s;

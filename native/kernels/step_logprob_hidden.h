@@ -4,7 +4,7 @@
 
 #include "../common/dtype.h"
 
-namespace stepwise::hidden {
+namespace stepwise::lmhead {
 
 struct Plan {
   int64_t rows = 0;         // C: valid (non-ignored) rows per chunk
@@ -22,4 +22,4 @@ void set_budget_bytes_for_tests(int64_t bytes);
 // valid_rows: rows that need work; chunk_rows: the caller's request (0 = auto); backward adds the dhidden chunk.
 Plan make_plan(int64_t valid_rows, int64_t d, int64_t v, DType dtype, int64_t chunk_rows, bool backward_dhidden);
 
-}  // namespace stepwise::hidden
+}  // namespace stepwise::lmhead

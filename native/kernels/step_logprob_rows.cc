@@ -1,15 +1,8 @@
 // Portable row kernels (see step_logprob_rows.h) and the shared scalar pieces (state merge, finish, dispatch).
-// Written so GCC/Clang vectorise the inner loops at the baseline ISA: fixed-width lane arrays instead of a
-// single scalar accumulator (no -ffast-math, so a plain `sum +=` loop would stay scalar), rounding by the
-// 1.5*2^23 magic constant (SSE2 has no roundps), and clamps written as `x < lo ? lo : x`, which maps to maxps
-// and keeps NaN (so NaN logits give NaN outputs instead of being clamped away).
+// The hot loops use 4-lane GCC/Clang vector extensions rather than intrinsics, so they build for any target;
+// same exp2 algorithm and polynomial as the AVX2 file, so the two agree to ~1e-6 relative. Clamps are written
+// as `t < lo ? lo : t`, which keeps NaN (NaN logits give NaN outputs instead of being clamped away).
 #include "step_logprob_rows.h"
-
-// No FP-exception semantics are needed here; without this GCC refuses to if-convert the float selects
-// (clamps, max) and the loops stay scalar. Clang vectorises them regardless.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -25,47 +18,69 @@
 namespace stepwise::rows {
 namespace {
 
-constexpr int kLanes = 16;
-constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: (t + kMagic) - kMagic rounds t to nearest for |t| < 2^22
+constexpr float kMagic = 12582912.0f + 127.0f;  // 1.5*2^23 + 127: see exp2_4
 
-// t = z * log2(e), clamped to [kTLo, kTHi]; the clamped value is also the entropy term's factor.
-inline float clamp_t(float t) {
-  t = t < kTLo ? kTLo : t;
-  return t > kTHi ? kTHi : t;
+// GCC/Clang vector extensions: lowered to the target's SIMD (SSE2 on baseline x86-64, NEON on arm64) or to
+// scalars, with no intrinsics. GCC 12 does not auto-vectorise these loops from plain scalar code (the float
+// selects and the reductions), hence the explicit 4-lane form; a cast between same-size vector types is a
+// bit reinterpretation.
+typedef float f4 __attribute__((vector_size(16)));
+typedef uint32_t u4 __attribute__((vector_size(16)));
+
+inline f4 splat(float x) { return f4{x, x, x, x}; }
+inline f4 load4(const float* p) {
+  f4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, f4 v) { std::memcpy(p, &v, sizeof v); }
+
+// t = z*log2(e) clamped to [kTLo, kTHi]: `t < lo ? lo : t` keeps NaN (the compare is false for NaN).
+inline f4 clamp4(f4 t) {
+  t = t < splat(kTLo) ? splat(kTLo) : t;
+  return t > splat(kTHi) ? splat(kTHi) : t;
 }
 
-// 2^t for a clamped t: round to n by the magic constant, 2^f by the polynomial, 2^n built in the exponent.
-inline float exp2_clamped(float t) {
-  const float big = t + kMagic;
-  const float n = big - kMagic;
-  const float f = t - n;
-  uint32_t bits;
-  std::memcpy(&bits, &big, sizeof bits);
-  // bits(t + kMagic) - bits(kMagic) = n; unsigned so a NaN t wraps harmlessly (p is NaN anyway).
-  const uint32_t pbits = (bits - 0x4B400000u + 127u) << 23;
-  float pow2n;
-  std::memcpy(&pow2n, &pbits, sizeof pow2n);
-  float p = kP4;
-  p = p * f + kP3;
-  p = p * f + kP2;
-  p = p * f + kP1;
-  p = p * f + 1.0f;
-  return p * pow2n;
+// 2^t for a clamped t, the same algorithm as the AVX2 exp2_8: big = t + 1.5*2^23 + 127 holds round(t) + 127 in
+// its low mantissa bits, so big << 23 is the bit pattern of 2^round(t) (+0 for round(t) = -127).
+inline f4 exp2_4(f4 t) {
+  const f4 big = t + splat(kMagic);
+  const f4 f = t - (big - splat(kMagic));
+  f4 p = splat(kP4) * f + splat(kP3);
+  p = p * f + splat(kP2);
+  p = p * f + splat(kP1);
+  p = p * f + splat(1.0f);
+  return p * (f4)((u4)big << 23);
 }
+
+// Loads up to 4 values, -inf past the end (exp 0, ignored by max).
+inline f4 load_tail4(const float* z, int64_t rem) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  f4 v = splat(ninf);
+  for (int64_t i = 0; i < rem; ++i) v[i] = z[i];
+  return v;
+}
+
+inline f4 max4(f4 a, f4 b) { return a > b ? a : b; }
 
 inline float shift_of(float m) { return m == -std::numeric_limits<float>::infinity() ? 0.0f : m; }
 
 void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax,
                       const float* pf, int64_t pf_len) {
   if (len <= 0) return;
-  float mx[kLanes];
-  for (int k = 0; k < kLanes; ++k) mx[k] = -std::numeric_limits<float>::infinity();
+  const float ninf = -std::numeric_limits<float>::infinity();
+  f4 m0 = splat(ninf), m1 = m0, m2 = m0, m3 = m0;
   int64_t j = 0;
-  for (; j + kLanes <= len; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) mx[k] = z[j + k] > mx[k] ? z[j + k] : mx[k];
-  float mseg = -std::numeric_limits<float>::infinity();
-  for (int k = 0; k < kLanes; ++k) mseg = mx[k] > mseg ? mx[k] : mseg;
-  for (; j < len; ++j) mseg = z[j] > mseg ? z[j] : mseg;
+  for (; j + 16 <= len; j += 16) {
+    m0 = max4(load4(z + j), m0);
+    m1 = max4(load4(z + j + 4), m1);
+    m2 = max4(load4(z + j + 8), m2);
+    m3 = max4(load4(z + j + 12), m3);
+  }
+  for (; j < len; j += 4) m0 = max4(len - j >= 4 ? load4(z + j) : load_tail4(z + j, len - j), m0);
+  m0 = max4(max4(m0, m1), max4(m2, m3));
+  float mseg = ninf;
+  for (int k = 0; k < 4; ++k) mseg = m0[k] > mseg ? m0[k] : mseg;
   if (mseg > st.m) {
     if (want_argmax)
       for (int64_t i = 0; i < len; ++i)
@@ -75,49 +90,58 @@ void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, b
         }
     row_raise_max(st, mseg);
   }
-  const float shift = shift_of(st.m);
-  float s[kLanes] = {}, a[kLanes] = {};
-  float tail_s = 0.0f, tail_a = 0.0f;
   // Pull the next segment into cache while this one's exps run (see the AVX2 version).
   for (int64_t i = 0; i < pf_len; i += 16) __builtin_prefetch(pf + i);
+  const f4 shift = splat(shift_of(st.m)), log2e = splat(kLog2e);
+  f4 s0 = splat(0.0f), s1 = s0, a0 = s0, a1 = s0;
   j = 0;
-  if (want_entropy) {
-    for (; j + kLanes <= len; j += kLanes) {
-      float tc[kLanes];  // two simple loops: GCC 12 does not vectorise the fused form
-      for (int k = 0; k < kLanes; ++k) tc[k] = clamp_t((z[j + k] - shift) * kLog2e);
-      for (int k = 0; k < kLanes; ++k) {
-        const float e = exp2_clamped(tc[k]);
-        s[k] += e;
-        a[k] += e * tc[k];
-      }
+  for (; j + 8 <= len; j += 8) {
+    const f4 t0 = clamp4((load4(z + j) - shift) * log2e), t1 = clamp4((load4(z + j + 4) - shift) * log2e);
+    const f4 e0 = exp2_4(t0), e1 = exp2_4(t1);
+    s0 += e0;
+    s1 += e1;
+    if (want_entropy) {  // loop-invariant: predicted perfectly
+      a0 += e0 * t0;
+      a1 += e1 * t1;
     }
-  } else {
-    for (; j + kLanes <= len; j += kLanes)
-      for (int k = 0; k < kLanes; ++k) s[k] += exp2_clamped(clamp_t((z[j + k] - shift) * kLog2e));
   }
-  for (; j < len; ++j) {
-    const float tc = clamp_t((z[j] - shift) * kLog2e);
-    const float e = exp2_clamped(tc);
-    tail_s += e;
-    tail_a += e * tc;
+  for (; j < len; j += 4) {
+    const f4 t = clamp4(((len - j >= 4 ? load4(z + j) : load_tail4(z + j, len - j)) - shift) * log2e);
+    const f4 e = exp2_4(t);
+    s0 += e;
+    a0 += e * t;
   }
-  double ss = tail_s, aa = tail_a;
-  for (int k = 0; k < kLanes; ++k) {
-    ss += s[k];
-    aa += a[k];
+  s0 += s1;
+  a0 += a1;
+  double ss = 0, aa = 0;
+  for (int k = 0; k < 4; ++k) {
+    ss += s0[k];
+    aa += a0[k];
   }
   st.s += ss;
-  if (want_entropy) st.a += aa * kLn2;  // tc is in log2 units
+  if (want_entropy) st.a += aa * kLn2;  // t is in log2 units
 }
 
-void grad_f32_portable(const float* z, float* out, int64_t len, float lse, float g) {
-  const float ng = -g;
-  for (int64_t j = 0; j < len; ++j) out[j] = ng * exp2_clamped(clamp_t((z[j] - lse) * kLog2e));
+void grad_f32_portable(const float* z, float* out, int64_t len, float lse_f, float g) {
+  const f4 lse = splat(lse_f), ng = splat(-g), log2e = splat(kLog2e);
+  int64_t j = 0;
+  for (; j + 4 <= len; j += 4) store4(out + j, ng * exp2_4(clamp4((load4(z + j) - lse) * log2e)));
+  if (j < len) {
+    const f4 r = ng * exp2_4(clamp4((load_tail4(z + j, len - j) - lse) * log2e));
+    for (int64_t i = 0; j + i < len; ++i) out[j + i] = r[i];
+  }
 }
 
-void grad_bf16_portable(const uint16_t* z, uint16_t* out, int64_t len, float lse, float g) {
-  const float ng = -g;
-  for (int64_t j = 0; j < len; ++j) out[j] = f32_to_bf16(ng * exp2_clamped(clamp_t((bf16_to_f32(z[j]) - lse) * kLog2e)));
+void grad_bf16_portable(const uint16_t* z, uint16_t* out, int64_t len, float lse_f, float g) {
+  const f4 lse = splat(lse_f), ng = splat(-g), log2e = splat(kLog2e);
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < len; j += 4) {
+    f4 v = splat(ninf);
+    for (int64_t i = 0; i < 4 && j + i < len; ++i) v[i] = bf16_to_f32(z[j + i]);
+    const u4 b = (u4)(ng * exp2_4(clamp4((v - lse) * log2e)));
+    const u4 r = (b + 0x7fffu + ((b >> 16) & 1u)) >> 16;  // round to nearest even, as f32_to_bf16
+    for (int64_t i = 0; i < 4 && j + i < len; ++i) out[j + i] = static_cast<uint16_t>(r[i]);
+  }
 }
 
 void widen_portable(const uint16_t* in, float* out, int64_t len) {

@@ -91,7 +91,7 @@ bool near_tie(const Problem& p, int64_t t) {
 }
 
 void test_hidden(int64_t n, int64_t d, int64_t v, DType dt, int64_t chunk_rows, int64_t budget, double logit_scale) {
-  hidden::set_budget_bytes_for_tests(budget);
+  lmhead::set_budget_bytes_for_tests(budget);
   HiddenProblem hp = make_hidden(n, d, v, 3, dt, logit_scale);
   const Ref r = reference(hp.p);
   const bool accumulate = (rng() & 1) != 0;
@@ -129,7 +129,7 @@ void test_hidden(int64_t n, int64_t d, int64_t v, DType dt, int64_t chunk_rows, 
 
 // Central differences of the float64 objective in H and W vs the kernel's (fp32) dhidden and dweight.
 void test_hidden_finite_difference() {
-  hidden::set_budget_bytes_for_tests(4096);
+  lmhead::set_budget_bytes_for_tests(4096);
   HiddenProblem hp = make_hidden(7, 5, 40, 2, DType::F32, 3.0);
   const HiddenOut o = run_hidden(hp, 0, false, std::vector<float>(hp.v * hp.d, 0.0f));
   for (int k = 0; k < 40; ++k) {
@@ -147,12 +147,12 @@ void test_hidden_finite_difference() {
 
 // The auto plan keeps scratch under a quarter of a materialised fp32 [n, V] at the spec's shapes.
 void test_plan_bounds() {
-  hidden::set_budget_bytes_for_tests(0);
+  lmhead::set_budget_bytes_for_tests(0);
   struct S { int64_t n, d, v; DType dt; } shapes[] = {{2048, 896, 32000, DType::F32}, {2048, 896, 32000, DType::BF16},
       {2048, 896, 151936, DType::F32}, {4096, 3584, 151936, DType::BF16}, {16384, 4096, 128256, DType::BF16}};
   for (const S& s : shapes)
     for (bool bwd : {false, true}) {
-      const hidden::Plan p = hidden::make_plan(s.n, s.d, s.v, s.dt, 0, bwd);
+      const lmhead::Plan p = lmhead::make_plan(s.n, s.d, s.v, s.dt, 0, bwd);
       const bool ok = p.extra_bytes < (int64_t{64} << 20) && p.rows >= 256 && p.cols >= 512;
       check(ok, "plan n=" + std::to_string(s.n) + " d=" + std::to_string(s.d) + " v=" + std::to_string(s.v) + " rows=" +
                     std::to_string(p.rows) + " cols=" + std::to_string(p.cols) + " bytes=" + std::to_string(p.extra_bytes));
@@ -176,6 +176,6 @@ int main(int argc, char** argv) {
   }
   test_hidden_finite_difference();
   test_plan_bounds();
-  hidden::set_budget_bytes_for_tests(0);
+  lmhead::set_budget_bytes_for_tests(0);
   return finish("test_step_logprob_hidden", argc, argv, seed, rows::row_ops().name);
 }
