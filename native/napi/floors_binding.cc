@@ -73,6 +73,9 @@ Napi::Value FloorExp(const Napi::CallbackInfo& info) {
   if (elems % 16 != 0) throw Napi::RangeError::New(info.Env(), "elemsPerThread: expected a multiple of 16");
   int64_t passes = int_arg(info, 1, "passes", 1, 1e7);
   int reps = static_cast<int>(int_arg(info, 2, "reps", 1, 10000));
+  // Minutes of work at most: a typo in passes should be an error, not a process that never returns.
+  if (double(elems) * double(passes) * double(reps + 1) > 1e12)
+    throw Napi::RangeError::New(info.Env(), "floorExp: elemsPerThread * passes * (reps + 1) must be at most 1e12");
   return guarded(info.Env(), "floorExp", [&] { return floors::exp_throughput(elems, passes, reps); });
 }
 
@@ -88,6 +91,8 @@ Napi::Value FloorSgemm(const Napi::CallbackInfo& info) {
   if (bytes > max_bytes() || double(m) * double(n) > 2147483647.0 || double(m) * double(k) > 2147483647.0 ||
       double(k) * double(n) > 2147483647.0)
     throw Napi::RangeError::New(info.Env(), "floorSgemm: m, n, k too large (over half the RAM, 16 GiB, or 2^31 elements)");
+  if (2.0 * double(m) * double(n) * double(k) * double(reps + 1) > 1e13)
+    throw Napi::RangeError::New(info.Env(), "floorSgemm: 2*m*n*k * (reps + 1) must be at most 1e13 FLOP");
   return guarded(info.Env(), "floorSgemm", [&] { return floors::sgemm_rate(m, n, k, trans_b, reps); });
 }
 

@@ -135,6 +135,7 @@ describe('native floors (argument checks and result shape, not speed)', () => {
     expect(() => f.floorCopy(2 ** 50, 1)).toThrow(RangeError);
     expect(() => f.floorExp(17, 1, 1)).toThrow(RangeError);
     expect(() => f.floorExp(64, 0, 1)).toThrow(RangeError);
+    expect(() => f.floorExp(1 << 20, 1e7, 5)).toThrow(RangeError); // hours of work: refused up front
     expect(() => f.floorSgemm(1e6, 1e6, 1e6, true, 1)).toThrow(RangeError);
     expect(() => f.floorSgemm(2, 2, 2, 1, 1)).toThrow(TypeError);
     expect(() => f.floorSgemm(2, 2, 2, true)).toThrow(TypeError);

@@ -255,3 +255,13 @@ describe('CUDA path (fake addon: no GPU needed)', () => {
     expect(records.find((r) => r.kernel === 'floor_device_copy')).toBeDefined();
   });
 });
+
+describe('floors without a GEMM rate', () => {
+  it('GEMM work gets no floor until the sgemm rate is measured', () => {
+    const { sgemmFlopsPerSec: _unused, ...noGemm } = floors;
+    expect(floorFor({ elements: 1, bytes: 1, flops: 1e9 }, noGemm)).toBeUndefined();
+    const r = makeRecord({ kernel: 'h', impl: 'native', direction: 'fwd', dtype: 'float32', work: { elements: 1, bytes: 1, flops: 1e9 }, summary: summary(1), floors: noGemm });
+    expect(r.floorRatio).toBeNull();
+    expect(floorFor({ elements: 1, bytes: 20e9 }, noGemm)?.bound).toBe('copy');
+  });
+});

@@ -56,14 +56,18 @@ export interface WorkModel {
 export interface Floors {
   copyBytesPerSec: number;
   expPerSec: number;
-  sgemmFlopsPerSec: number;
+  /** Measured just before the from-hidden timings; undefined until then (GEMM work then has no floor). */
+  sgemmFlopsPerSec?: number;
 }
 
 /** Roofline floor: the slowest of the bounds that apply (memory always; exp and GEMM when modelled). */
-export function floorFor(work: WorkModel, floors: Floors): { seconds: number; bound: string } {
+export function floorFor(work: WorkModel, floors: Floors): { seconds: number; bound: string } | undefined {
   const bounds: Array<[string, number]> = [['copy', work.bytes / floors.copyBytesPerSec]];
   if (work.exps !== undefined) bounds.push(['exp', work.exps / floors.expPerSec]);
-  if (work.flops !== undefined) bounds.push(['sgemm', work.flops / floors.sgemmFlopsPerSec]);
+  if (work.flops !== undefined) {
+    if (floors.sgemmFlopsPerSec === undefined) return undefined; // a GEMM bound is missing: no honest floor
+    bounds.push(['sgemm', work.flops / floors.sgemmFlopsPerSec]);
+  }
   let best = bounds[0];
   for (const b of bounds) if (b[1] > best[1]) best = b;
   return { seconds: best[1], bound: best[0] };
