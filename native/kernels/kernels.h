@@ -11,6 +11,9 @@
 // - step_index[t] in [-1, num_steps): -1 = the token belongs to no step (its per-token outputs are still
 //   computed, it adds to no step sum). Steps need not be contiguous.
 // - Upstream gradients are with respect to the OUTPUTS (log-probs), so d logp_t / d z_tj = onehot - softmax.
+// - Bad values are never hidden: NaN or +Infinity anywhere in a non-ignored row makes that row's lse NaN, and a
+//   non-ignored row of only -Infinity gives lse = -Infinity. The N-API layer relies on this to reject bad
+//   logits in O(n) after the forward (native/napi/args.h, check_forward_rows); the C++ tests pin it.
 #pragma once
 #include <cstdint>
 

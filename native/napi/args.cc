@@ -256,34 +256,91 @@ struct FirstBad {
 };
 }  // namespace
 
+namespace {
+
+// Branch-free bit tests over one row, written so the compiler vectorises them (the scan runs on every default
+// call, so it must cost a fraction of the kernel): a value is bad when it is NaN or +Infinity; `live` records
+// whether any value is not -Infinity. fp32: exponent all ones and (mantissa != 0 or sign clear); bf16 likewise
+// on the upper half.
+void scan_row_f32(const uint32_t* p, int64_t v, bool* bad, bool* live) {
+  uint32_t b = 0, l = 0;
+  for (int64_t j = 0; j < v; ++j) {
+    uint32_t u = p[j];
+    b |= static_cast<uint32_t>((u & 0x7fffffffu) > 0x7f800000u) | static_cast<uint32_t>(u == 0x7f800000u);
+    l |= static_cast<uint32_t>(u != 0xff800000u);
+  }
+  *bad = b != 0;
+  *live = l != 0;
+}
+
+void scan_row_bf16(const uint16_t* p, int64_t v, bool* bad, bool* live) {
+  uint32_t b = 0, l = 0;
+  for (int64_t j = 0; j < v; ++j) {
+    uint32_t u = p[j];
+    b |= static_cast<uint32_t>((u & 0x7fffu) > 0x7f80u) | static_cast<uint32_t>(u == 0x7f80u);
+    l |= static_cast<uint32_t>(u != 0xff80u);
+  }
+  *bad = b != 0;
+  *live = l != 0;
+}
+
+}  // namespace
+
+// Rows whose target is ignored are not scanned: the kernels never read them (their outputs and gradients are
+// 0), so a NaN there cannot reach any result.
 void check_logits_values(const char* what, const void* data, DType dt, int64_t n, int64_t v,
                          const int32_t* targets) {
-  FirstBad bad_value, bad_row;
+  FirstBad bad_row_value, dead_row;
   parallel_for(n, std::max<int64_t>(1, 65536 / std::max<int64_t>(v, 1)), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
-      bool any_finite = false;
-      for (int64_t j = 0; j < v; ++j) {
-        float x = load(data, dt, t * v + j);
-        if (std::isnan(x) || x == std::numeric_limits<float>::infinity()) {
-          bad_value.note(t * v + j);
-          break;
-        }
-        any_finite |= x != -std::numeric_limits<float>::infinity();
-      }
-      if (!any_finite && targets && targets[t] >= 0) bad_row.note(t);
+      if (targets && targets[t] < 0) continue;
+      bool bad = false, live = false;
+      if (dt == DType::F32)
+        scan_row_f32(static_cast<const uint32_t*>(data) + t * v, v, &bad, &live);
+      else
+        scan_row_bf16(static_cast<const uint16_t*>(data) + t * v, v, &bad, &live);
+      if (bad) bad_row_value.note(t);
+      if (!live && v > 0) dead_row.note(t);
     }
   });
-  int64_t i = bad_value.at.load();
-  if (i != std::numeric_limits<int64_t>::max()) {
-    float x = load(data, dt, i);
+  int64_t r = bad_row_value.at.load();
+  if (r != std::numeric_limits<int64_t>::max()) {
+    int64_t j = 0;  // locate the first bad column of the first bad row for the message (one row, slow path)
+    for (; j < v; ++j) {
+      float x = load(data, dt, r * v + j);
+      if (std::isnan(x) || x == std::numeric_limits<float>::infinity()) break;
+    }
+    float x = load(data, dt, r * v + j);
     throw ValueError(std::string(what) + ": expected no NaN or +Infinity (-Infinity is allowed), found " +
-                     (std::isnan(x) ? "NaN" : "+Infinity") + " at row " + std::to_string(i / v) + ", column " +
-                     std::to_string(i % v));
+                     (std::isnan(x) ? "NaN" : "+Infinity") + " at row " + std::to_string(r) + ", column " +
+                     std::to_string(j));
   }
-  int64_t r = bad_row.at.load();
-  if (r != std::numeric_limits<int64_t>::max())
-    throw ValueError(std::string(what) + ": row " + std::to_string(r) +
+  int64_t d = dead_row.at.load();
+  if (d != std::numeric_limits<int64_t>::max())
+    throw ValueError(std::string(what) + ": row " + std::to_string(d) +
                      " is entirely -Infinity but its target is not ignored (log-softmax undefined)");
+}
+
+void check_forward_rows(const char* what, const void* data, DType dt, int64_t n, int64_t v, const int32_t* targets,
+                        const float* lse) {
+  for (int64_t t = 0; t < n; ++t) {
+    if (targets && targets[t] < 0) continue;
+    const float l = lse[t];
+    if (std::isnan(l) || l == std::numeric_limits<float>::infinity()) {
+      // Only this row is read again, to name the offending column.
+      for (int64_t j = 0; j < v; ++j) {
+        float x = load(data, dt, t * v + j);
+        if (std::isnan(x) || x == std::numeric_limits<float>::infinity())
+          throw ValueError(std::string(what) + ": expected no NaN or +Infinity (-Infinity is allowed), found " +
+                           (std::isnan(x) ? "NaN" : "+Infinity") + " at row " + std::to_string(t) + ", column " +
+                           std::to_string(j));
+      }
+      throw ValueError(std::string(what) + ": row " + std::to_string(t) + " produced a non-finite log-sum-exp");
+    }
+    if (l == -std::numeric_limits<float>::infinity())
+      throw ValueError(std::string(what) + ": row " + std::to_string(t) +
+                       " is entirely -Infinity but its target is not ignored (log-softmax undefined)");
+  }
 }
 
 void check_finite(const char* what, const void* data, DType dt, int64_t count) {

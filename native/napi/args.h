@@ -107,6 +107,12 @@ const char* kind_name(Kind k, DType dtype);
 // Float rows: no NaN, no +Inf; a row whose every element is -Inf is rejected when its target is not ignored.
 void check_logits_values(const char* what, const void* data, DType dtype, int64_t n, int64_t v,
                          const int32_t* targets);
+// After a step log-prob forward: the kernels make lse[t] NaN when an active row holds NaN or +Infinity, and
+// -Infinity when every logit of an active row is -Infinity (kernels.h), so checking lse costs O(n) instead of a
+// pass over n*v values; only an offending row is re-read, to name the column.
+void check_forward_rows(const char* what, const void* data, DType dtype, int64_t n, int64_t v, const int32_t* targets,
+                        const float* lse);
+
 // Every element finite (no NaN, no +-Inf).
 void check_finite(const char* what, const void* data, DType dtype, int64_t count);
 
