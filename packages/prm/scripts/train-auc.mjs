@@ -10,7 +10,7 @@ import { PrmScorer, corpusExamples, evaluateScorer, heldOutSolutions, trainPrm }
 
 const { values: a } = parseArgs({
   options: Object.fromEntries(
-    ['levels', 'train', 'steps', 'budget-s', 'batch', 'lr', 'hidden', 'layers', 'heads', 'objective', 'seed', 'per-level', 'init', 'out', 'eval-every', 'error-rate'].map((k) => [k, { type: 'string' }]),
+    ['levels', 'train', 'steps', 'budget-s', 'batch', 'lr', 'hidden', 'layers', 'heads', 'objective', 'seed', 'per-level', 'init', 'out', 'eval-every', 'error-rate', 'lm'].map((k) => [k, { type: 'string' }]),
   ),
 });
 const levels = (a.levels ?? '1,2,3,4').split(',').map(Number);
@@ -49,12 +49,13 @@ const res = await trainPrm({
   batchSize: num('batch', 16),
   lr: num('lr', 2e-3),
   objective: a.objective ?? 'bce',
+  lmWeight: num('lm', 0),
   seed,
   checkpointDir: a.out,
   checkpointEvery: a.out ? 250 : undefined,
   shouldStop: () => Date.now() - t0 > budget,
   onProgress: async (p) => {
-    if (p.step % 25 === 0) console.log(`step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} |g| ${p.gradNorm.toFixed(3)} ${(p.elapsedMs / 1000).toFixed(0)}s`);
+    if (p.step % 25 === 0) console.log(`step ${p.step}/${p.totalSteps} loss ${p.stepLoss.toFixed(4)} lm ${p.lmLoss.toFixed(3)} lr ${p.lr.toExponential(2)} |g| ${p.gradNorm.toFixed(3)} ${(p.elapsedMs / 1000).toFixed(0)}s`);
     if (evalEvery && p.step % evalEvery === 0) await report(`step ${p.step}`);
   },
 });

@@ -26,6 +26,8 @@ export interface EncodedSolution {
   tokens: number[];
   /** stepEnds[k] = index (in tokens) of step k's separator: the row whose prediction is step k's label. */
   stepEnds: number[];
+  /** Tokens of BOS + prompt: the solution starts at this index. */
+  promptLen: number;
 }
 
 export interface LabelIds {
@@ -42,6 +44,7 @@ export function encodeSolution(tokenizer: CharTokenizer, question: string, steps
   if (typeof question !== 'string') throw new PrmArgumentError('question', 'a string', typeof question);
   const tokens = [tokenizer.bosId, ...tokenizer.encode(promptText(question))];
   const stepEnds: number[] = [];
+  const promptLen = tokens.length;
   steps.forEach((s, k) => {
     if (typeof s !== 'string') throw new PrmArgumentError(`steps[${k}]`, 'a string', typeof s);
     // A separator inside a step would put a label row in the middle of it.
@@ -50,7 +53,7 @@ export function encodeSolution(tokenizer: CharTokenizer, question: string, steps
     stepEnds.push(tokens.length - 1);
   });
   if (tokens.length > maxLen) throw new PrmArgumentError('steps', `a prompt + solution of at most ${maxLen} tokens (the model's maxSeqLen)`, tokens.length);
-  return { tokens, stepEnds };
+  return { tokens, stepEnds, promptLen };
 }
 
 /**
@@ -68,10 +71,23 @@ export interface PrmBatchPlan {
   rowGood: number[][];
   /** Per example, per step: the row holding log p(-) (bce only; -1 for ce). */
   rowBad: number[][];
+  /** Rows of the auxiliary next-token loss on solution characters (empty unless asked for). */
+  lmRows: number[];
 }
 
 /** Packs encoded solutions into one engine batch whose only targets are the label rows. */
-export function buildPrmBatch(items: readonly EncodedSolution[], labels: readonly (readonly number[])[], ids: LabelIds, objective: PrmObjective): PrmBatchPlan {
+/**
+ * With `lm`, the first copy of each sequence also keeps its next-token targets on the solution's other rows:
+ * an auxiliary language-modelling loss that gives dense signal (e.g. what a op b is) to a model trained from
+ * scratch, where the sparse step labels alone teach arithmetic slowly.
+ */
+export function buildPrmBatch(
+  items: readonly EncodedSolution[],
+  labels: readonly (readonly number[])[],
+  ids: LabelIds,
+  objective: PrmObjective,
+  lm = false,
+): PrmBatchPlan {
   if (objective !== 'ce' && objective !== 'bce') throw new PrmArgumentError('objective', "'ce' or 'bce'", objective);
   if (labels.length !== items.length) throw new PrmArgumentError('labels', `${items.length} label lists`, labels.length);
   const copies = objective === 'bce' ? 2 : 1;
@@ -82,6 +98,7 @@ export function buildPrmBatch(items: readonly EncodedSolution[], labels: readonl
   const offsets = new Int32Array(items.length * copies + 1);
   const rowGood: number[][] = [];
   const rowBad: number[][] = [];
+  const lmRows: number[] = [];
   let pos = 0;
   let seq = 0;
   items.forEach((it, i) => {
@@ -91,11 +108,17 @@ export function buildPrmBatch(items: readonly EncodedSolution[], labels: readonl
     const bad: number[] = [];
     for (let c = 0; c < copies; c++) {
       tokens.set(it.tokens, pos);
+      if (lm && c === 0)
+        for (let t = it.promptLen - 1; t < it.tokens.length - 1; t++) {
+          targets[pos + t] = it.tokens[t + 1]!;
+          lmRows.push(pos + t);
+        }
       it.stepEnds.forEach((e, k) => {
         const y = ys[k]!;
         if (!(y >= 0 && y <= 1)) throw new PrmArgumentError(`labels[${i}][${k}]`, 'a number in [0, 1]', y);
         if (objective === 'ce' && y !== 0 && y !== 1) throw new PrmArgumentError(`labels[${i}][${k}]`, "0 or 1 with objective 'ce' (use 'bce' for soft labels)", y);
         const row = pos + e;
+        if (lm && c === 0) lmRows.splice(lmRows.indexOf(row), 1); // the label replaces the next character here
         if (objective === 'ce') {
           targets[row] = y === 1 ? ids.good : ids.bad;
           good.push(row);
@@ -114,5 +137,5 @@ export function buildPrmBatch(items: readonly EncodedSolution[], labels: readonl
     rowGood.push(good);
     rowBad.push(bad);
   });
-  return { batch: { tokens, offsets, targets }, objective, rowGood, rowBad };
+  return { batch: { tokens, offsets, targets }, objective, rowGood, rowBad, lmRows };
 }

@@ -13,6 +13,8 @@ export interface TrainPrmProgress {
   step: number;
   totalSteps: number;
   loss: number;
+  stepLoss: number;
+  lmLoss: number;
   lr: number;
   gradNorm: number;
   examplesSeen: number;
@@ -39,6 +41,8 @@ export interface TrainPrmOptions {
   weightDecay?: number;
   /** Default 1. */
   maxGradNorm?: number;
+  /** Weight of the auxiliary next-token loss on solution characters (0 = off). Default 0. */
+  lmWeight?: number;
   /** Seed of the example order. Default 0. */
   seed?: number | string;
   tokenizer?: CharTokenizer;
@@ -69,6 +73,8 @@ export async function trainPrm(opts: TrainPrmOptions): Promise<TrainPrmResult> {
   const objective = opts.objective ?? 'bce';
   const lr = opts.lr ?? 1e-3;
   const warmupSteps = opts.warmupSteps ?? Math.floor(opts.steps * 0.05);
+  const lmWeight = opts.lmWeight ?? 0;
+  if (!(lmWeight >= 0 && Number.isFinite(lmWeight))) throw new PrmArgumentError('lmWeight', 'a finite number >= 0', lmWeight);
   const tokenizer = opts.tokenizer ?? new CharTokenizer();
   const ids = labelIds(tokenizer);
   // Encode once up front: bad inputs fail before any training time is spent.
@@ -91,7 +97,7 @@ export async function trainPrm(opts: TrainPrmOptions): Promise<TrainPrmResult> {
   const save = (dir: string, step: number) => {
     saveModel(model, dir);
     saveOptimizer(optimizer, dir);
-    writeFileSync(join(dir, 'prm.json'), JSON.stringify({ kind: 'stepwise.prm@1', labelGood: '+', labelBad: '-', objective, step, tokenizer: tokenizer.name }, null, 2) + '\n');
+    writeFileSync(join(dir, 'prm.json'), JSON.stringify({ kind: 'stepwise.prm@1', labelGood: '+', labelBad: '-', objective, lmWeight, step, tokenizer: tokenizer.name }, null, 2) + '\n');
   };
   const losses: number[] = [];
   const t0 = Date.now();
@@ -100,15 +106,15 @@ export async function trainPrm(opts: TrainPrmOptions): Promise<TrainPrmResult> {
     if (opts.shouldStop?.(step)) break;
     const picked = Array.from({ length: Math.min(batchSize, encoded.length) }, next);
     const labels = picked.map((i) => examples[i]!.labels);
-    const plan = buildPrmBatch(picked.map((i) => encoded[i]!), labels, ids, objective);
+    const plan = buildPrmBatch(picked.map((i) => encoded[i]!), labels, ids, objective, lmWeight > 0);
     model.zeroGrad();
     const out = await model.forward(plan.batch);
-    const { loss, gradToken } = prmLoss(out, plan, labels);
+    const { loss, stepLoss, lmLoss, gradToken } = prmLoss(out, plan, labels, lmWeight);
     await model.backward(out, { gradToken });
     const rate = schedule(step);
     const info = await optimizer.step(rate);
     losses.push(loss);
-    await opts.onProgress?.({ step: step + 1, totalSteps: opts.steps, loss, lr: rate, gradNorm: info.gradNorm, examplesSeen: (step + 1) * picked.length, elapsedMs: Date.now() - t0 });
+    await opts.onProgress?.({ step: step + 1, totalSteps: opts.steps, loss, stepLoss, lmLoss, lr: rate, gradNorm: info.gradNorm, examplesSeen: (step + 1) * picked.length, elapsedMs: Date.now() - t0 });
     if (opts.checkpointDir && opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0) save(join(opts.checkpointDir, `step-${step + 1}`), step + 1);
   }
   if (opts.checkpointDir) save(join(opts.checkpointDir, 'final'), step);
