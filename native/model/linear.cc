@@ -1,0 +1,54 @@
+// GEMM dispatch and the linear layer (x W^T + b) with its backward.
+#include "common/blas.h"
+#include "common/parallel.h"
+#include "ops.h"
+
+namespace stepwise::model {
+
+template <>
+void gemm<float>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+template <>
+void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
+                  const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <typename T>
+void linear_forward(T* y, const T* x, const T* w, const T* b, int64_t n, int64_t in, int64_t out, bool accumulate) {
+  if (n == 0) return;
+  gemm<T>(false, true, n, out, in, T(1), x, in, w, in, accumulate ? T(1) : T(0), y, out);
+  if (b) {
+    parallel_for(n, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t j = 0; j < out; ++j) y[r * out + j] += b[j];
+    });
+  }
+}
+
+template <typename T>
+void linear_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, int64_t n, int64_t in, int64_t out,
+                     bool accumulate_dx) {
+  if (n == 0) return;
+  if (dx) gemm<T>(false, false, n, in, out, T(1), dy, out, w, in, accumulate_dx ? T(1) : T(0), dx, in);
+  gemm<T>(true, false, out, in, n, T(1), dy, out, x, in, T(1), dw, in);
+  if (db) {
+    // Parallel over output columns: each thread owns its columns of db, so no reduction race.
+    parallel_for(out, 64, [&](int64_t j0, int64_t j1) {
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t j = j0; j < j1; ++j) db[j] += dy[r * out + j];
+    });
+  }
+}
+
+template void linear_forward<float>(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, bool);
+template void linear_forward<double>(double*, const double*, const double*, const double*, int64_t, int64_t, int64_t,
+                                     bool);
+template void linear_backward<float>(float*, float*, float*, const float*, const float*, const float*, int64_t,
+                                     int64_t, int64_t, bool);
+template void linear_backward<double>(double*, double*, double*, const double*, const double*, const double*, int64_t,
+                                      int64_t, int64_t, bool);
+
+}  // namespace stepwise::model

@@ -1,0 +1,82 @@
+// Layer primitives of the engine, each a forward/backward pair templated on the float type T (float for
+// training and inference, double for exact gradient checks). Row-major; a "row" is one token.
+// Backward functions either overwrite their input gradient (accumulate = false) or add to it (true), and
+// always ADD to parameter gradients, so gradient accumulation across backward calls is free.
+#pragma once
+#include <cstdint>
+
+namespace stepwise::model {
+
+// C = alpha op(A) op(B) + beta C, dispatched to sgemm / dgemm (common/blas.h).
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc);
+
+// y[n,out] = x[n,in] W^T (+ b) (+ y when accumulate). W is [out, in] (HF layout).
+template <typename T>
+void linear_forward(T* y, const T* x, const T* w, const T* b, int64_t n, int64_t in, int64_t out, bool accumulate);
+// dx[n,in] (+)= dy W;  dW += dy^T x;  db += column sums of dy (db may be null). dx may be null.
+template <typename T>
+void linear_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, int64_t n, int64_t in, int64_t out,
+                     bool accumulate_dx);
+
+// RMSNorm: y = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps); rstd is saved per row for the backward.
+template <typename T>
+void rmsnorm_forward(T* y, T* rstd, const T* x, const T* w, int64_t n, int64_t d, double eps);
+template <typename T>
+void rmsnorm_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const T* rstd, int64_t n, int64_t d,
+                      bool accumulate_dx);
+
+// RoPE tables: cos/sin[pos * half + i] = cos/sin(pos * theta^(-2i/hd)), computed in double.
+template <typename T>
+void rope_tables(T* cos_t, T* sin_t, int64_t max_pos, int64_t hd, double theta);
+// In place on x[n, heads*hd] (HF rotate_half pairing: i with i + hd/2). inverse = rotate by -angle, which is
+// the backward (the rotation is orthogonal).
+template <typename T>
+void rope_apply(T* x, int64_t n, int64_t heads, int64_t hd, const int32_t* pos, const T* cos_t, const T* sin_t,
+                bool inverse);
+
+// SwiGLU: h = silu(g) * u.
+template <typename T>
+void swiglu_forward(T* h, const T* g, const T* u, int64_t count);
+template <typename T>
+void swiglu_backward(T* dg, T* du, const T* dh, const T* g, const T* u, int64_t count);
+
+// Causal grouped-query attention over packed sequences: sequence s covers rows [offsets[s], offsets[s+1]),
+// and a token attends only to earlier tokens of its own sequence. q [n, H*hd], k/v [n, Hkv*hd] (RoPE applied),
+// out [n, H*hd], lse [n, H] saved (softmax log-sum-exp) so the backward recomputes probabilities instead of
+// storing the n x n matrix.
+struct AttnShape {
+  int64_t heads, kv_heads, hd;
+};
+template <typename T>
+void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const int64_t* offsets, int64_t nseq,
+                       AttnShape s);
+// dq, dk, dv are overwritten.
+template <typename T>
+void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* lse, const T* q, const T* k,
+                        const T* v, const int64_t* offsets, int64_t nseq, AttnShape s);
+
+// The output head on hidden rows, chunked so [n, V] logits are never stored whole. Token t with target < 0 is
+// ignored (logp 0, grad 0); step_index[t] in [-1, num_steps) adds its logp to step_sum (nullptr = no steps).
+struct HeadArgs {
+  int64_t n, d, v;
+  const int32_t* targets;
+  const int32_t* step_index;
+  int64_t num_steps;
+};
+template <typename T>
+void head_forward(const T* hidden, const T* w, const HeadArgs& a, T* token_logp, T* step_sum, T* lse);
+// dhidden overwritten; dw accumulated.
+template <typename T>
+void head_backward(const T* hidden, const T* w, const HeadArgs& a, const T* lse, const T* grad_token,
+                   const T* grad_step, T* dhidden, T* dw);
+// float is specialised onto the shared kernel (kernels.h step_logprob_hidden_*), double is the plain reference.
+template <>
+void head_forward<float>(const float* hidden, const float* w, const HeadArgs& a, float* token_logp, float* step_sum,
+                         float* lse);
+template <>
+void head_backward<float>(const float* hidden, const float* w, const HeadArgs& a, const float* lse,
+                          const float* grad_token, const float* grad_step, float* dhidden, float* dw);
+
+}  // namespace stepwise::model
