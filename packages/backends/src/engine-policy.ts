@@ -156,8 +156,11 @@ export class EnginePolicy implements Policy {
         const endsWithEos = g.finish === 'stop' && last === this.eosId;
         // The step's text excludes its stop token; its ids and log-probs include it (it was sampled too).
         const text = this.tokenizer.decode(g.finish === 'stop' ? ids.slice(0, -1) : ids);
-        // A step cut by the step or context length cannot be continued as a well-formed step: it ends the solution.
-        const terminal = text.includes(this.marker) || endsWithEos || !endsWithSep;
+        // A step cut by the step or context length cannot be continued as a well-formed step, and one holding a
+        // token without a text form (BOS / PAD from an untrained model) would tokenize differently when a
+        // consumer re-encodes the text: both end the solution.
+        const textless = ids.some((id) => id === this.tokenizer.bosId || id === this.tokenizer.padId);
+        const terminal = text.includes(this.marker) || endsWithEos || !endsWithSep || textless;
         this.stats.candidates++;
         this.stats.tokensGenerated += ids.length;
         return { text, tokenIds: ids, tokenLogprobs: Array.from(g.logprobs), terminal, handle: forks[i * n + j] };

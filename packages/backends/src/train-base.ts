@@ -15,6 +15,7 @@ import {
   Model,
   type ModelConfig,
   Optimizer,
+  packBatch,
   packSequences,
   saveModel,
 } from '@stepwise/native';
@@ -24,8 +25,9 @@ import { BackendArgumentError, requireNonNegInt, requirePosInt, requireRange } f
 
 /**
  * The default base model: char-level Llama, d_model 128, 4 layers, 4 heads (head dim 32), SwiGLU 352, context
- * 256, tied embeddings: 816,640 parameters. Chosen so that a few hundred steps on 2 shared cores learn the
- * step format and most small-number arithmetic, while multi-digit * and / stay error-prone.
+ * 272 (the task's 256 characters + BOS + EOS, rounded up), tied embeddings: 816,640 parameters. Chosen so
+ * that a few hundred steps on 2 shared cores learn the step format and most small-number arithmetic, while
+ * multi-digit * and / stay error-prone.
  */
 export const BASE_MODEL_CONFIG: Readonly<ModelConfig> = {
   vocabSize: 99,
@@ -33,7 +35,8 @@ export const BASE_MODEL_CONFIG: Readonly<ModelConfig> = {
   intermediateSize: 352,
   numLayers: 4,
   numHeads: 4,
-  maxSeqLen: 256,
+  // The task's 256 characters (MAX_CONTEXT_CHARS) plus BOS and EOS, rounded up to whole cache blocks.
+  maxSeqLen: 272,
   tieEmbeddings: true,
 };
 
@@ -124,6 +127,42 @@ export class UnigramCounter {
   }
 }
 
+/** Corpus records [offset, offset + count) as one packed batch with its solution-token mask. */
+function corpusBatch(tok: Tokenizer, options: CorpusOptions, offset: number, count: number, maxSeqLen: number) {
+  const seqs: number[][] = [];
+  const masks: Uint8Array[] = [];
+  for (let i = offset; i < offset + count; i++) {
+    const rec = corpusRecord(options, i);
+    const ex = encodeTrainingExample(tok, rec.problem.question, rec.text.slice(promptText(rec.problem.question).length));
+    if (ex.ids.length > maxSeqLen) throw new BackendArgumentError('model.maxSeqLen', `at least ${ex.ids.length} (corpus record ${i})`, maxSeqLen);
+    seqs.push(ex.ids);
+    masks.push(ex.mask);
+  }
+  // packBatch fills the next-token targets (-1 at each sequence's end), which the unigram counts read.
+  const { tokens, offsets, targets } = packBatch(packSequences(seqs));
+  const packed = { tokens, offsets, targets };
+  const mask = new Uint8Array(packed.tokens.length);
+  masks.forEach((m, i) => mask.set(m, packed.offsets[i]));
+  return { packed, mask };
+}
+
+/**
+ * Held-out loss: the model's masked cross-entropy on corpus records [offset, offset + count) next to the
+ * unigram entropy of those same target tokens. A loss below that entropy can only come from using the context.
+ */
+export async function corpusLoss(
+  model: Model,
+  opts: { corpus?: Partial<CorpusOptions>; offset: number; count: number },
+): Promise<{ loss: number; unigramEntropy: number; tokens: number }> {
+  const corpusOpts: CorpusOptions = { seed: 0, errorRate: 0.15, ...opts.corpus } as CorpusOptions;
+  const { packed, mask } = corpusBatch(new CharTokenizer(), corpusOpts, requireNonNegInt('offset', opts.offset), requirePosInt('count', opts.count), model.config.maxSeqLen);
+  const out = await model.forward(packed);
+  const ce = maskedCrossEntropy(out, mask);
+  const unigram = new UnigramCounter();
+  for (let t = 0; t < mask.length; t++) if (mask[t] && packed.targets[t] >= 0) unigram.add(packed.targets[t]);
+  return { loss: ce.loss, unigramEntropy: unigram.entropy(), tokens: ce.count };
+}
+
 export async function trainBaseModel(opts: TrainBaseOptions = {}): Promise<TrainBaseResult> {
   const steps = requirePosInt('steps', opts.steps ?? 1000);
   const batchSize = requirePosInt('batchSize', opts.batchSize ?? 16);
@@ -150,21 +189,8 @@ export async function trainBaseModel(opts: TrainBaseOptions = {}): Promise<Train
   const t0 = performance.now();
   try {
     for (let step = startStep; step < steps; step++) {
-      const seqs: number[][] = [];
-      const masks: Uint8Array[] = [];
-      for (let b = 0; b < batchSize; b++) {
-        const rec = corpusRecord(corpusOpts, step * batchSize + b);
-        const solution = rec.text.slice(promptText(rec.problem.question).length);
-        const ex = encodeTrainingExample(tok, rec.problem.question, solution);
-        if (ex.ids.length > model.config.maxSeqLen)
-          throw new BackendArgumentError('model.maxSeqLen', `at least ${ex.ids.length} (corpus record ${step * batchSize + b})`, model.config.maxSeqLen);
-        seqs.push(ex.ids);
-        masks.push(ex.mask);
-        for (let t = 0; t < ex.ids.length - 1; t++) if (ex.mask[t]) unigram.add(ex.ids[t + 1]);
-      }
-      const packed = packSequences(seqs);
-      const mask = new Uint8Array(packed.tokens.length);
-      masks.forEach((m, i) => mask.set(m, packed.offsets[i]));
+      const { packed, mask } = corpusBatch(tok, corpusOpts, step * batchSize, batchSize, model.config.maxSeqLen);
+      for (let t = 0; t < mask.length; t++) if (mask[t]) unigram.add(packed.targets[t]);
       model.zeroGrad();
       const out = await model.forward(packed);
       const ce = maskedCrossEntropy(out, mask);
