@@ -16,8 +16,9 @@ KVCache<T>::KVCache(Model<T>& m, int64_t budget_tokens, int64_t block_size)
   if (budget_tokens < block_size) throw ConfigError("cache.budgetTokens: expected at least blockSize tokens");
   num_blocks_ = (budget_tokens + bs_ - 1) / bs_;
   if (num_blocks_ > (int64_t(1) << 30)) throw ConfigError("cache.budgetTokens: too large");
-  k_.assign(size_t(num_blocks_ * L_ * bs_ * kvd_), T(0));
-  v_.assign(k_.size(), T(0));
+  const size_t elems = size_t(num_blocks_ * L_ * bs_ * kvd_);
+  k_.reset(new T[elems]);
+  v_.reset(new T[elems]);
   refcount_.assign(size_t(num_blocks_), 0);
   for (int64_t b = num_blocks_ - 1; b >= 0; --b) free_.push_back(int32_t(b));
 }
@@ -222,9 +223,7 @@ void KVCache<T>::compute(const std::vector<int64_t>& ids, const std::vector<int6
         T m = -INFINITY;
         for (int64_t j = 0; j <= p; ++j) {
           const T* kj = kslot(s.blocks[size_t(j / bs_)], l) + (j % bs_) * KV + kvh * hd;
-          T d = 0;
-          for (int64_t e = 0; e < hd; ++e) d += qr[e] * kj[e];
-          sc[size_t(j)] = d * scale;
+          sc[size_t(j)] = dot8(qr, kj, hd) * scale;
           m = std::max(m, sc[size_t(j)]);
         }
         T sum = 0;
@@ -232,9 +231,7 @@ void KVCache<T>::compute(const std::vector<int64_t>& ids, const std::vector<int6
         T* out = att_.data() + row * Q + h * hd;
         std::fill(out, out + hd, T(0));
         for (int64_t j = 0; j <= p; ++j) {
-          const T w = sc[size_t(j)] / sum;
-          const T* vj = vslot(s.blocks[size_t(j / bs_)], l) + (j % bs_) * KV + kvh * hd;
-          for (int64_t e = 0; e < hd; ++e) out[e] += w * vj[e];
+          axpy(out, sc[size_t(j)] / sum, vslot(s.blocks[size_t(j / bs_)], l) + (j % bs_) * KV + kvh * hd, hd);
         }
       }
     });
@@ -256,7 +253,7 @@ void KVCache<T>::compute(const std::vector<int64_t>& ids, const std::vector<int6
     std::copy_n(x_.data() + last_row[size_t(i)] * D, D, last_.data() + i * D);
   }
   rmsnorm_forward<T>(last_.data(), rstd_.data(), last_.data(), P + m_.layout.final_norm, B, D, c.rms_norm_eps);
-  gemm<T>(false, true, B, c.vocab_size, D, T(1), last_.data(), D, m_.lm_head(), D, T(0), logits, c.vocab_size);
+  linear_forward<T>(logits, last_.data(), m_.lm_head(), nullptr, B, D, c.vocab_size, false);
 }
 
 template <typename T>

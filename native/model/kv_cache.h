@@ -14,6 +14,7 @@
 // everything computed and each child computes only its own tokens.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -71,12 +72,14 @@ class KVCache {
   void drop_blocks(Seq& s);
   void reserve(Seq& s, int64_t upto, const std::vector<int64_t>& in_call);
   void compute(const std::vector<int64_t>& ids, const std::vector<int64_t>& upto, T* logits);
-  T* kslot(int32_t block, int64_t layer) { return k_.data() + (int64_t(block) * L_ + layer) * bs_ * kvd_; }
-  T* vslot(int32_t block, int64_t layer) { return v_.data() + (int64_t(block) * L_ + layer) * bs_ * kvd_; }
+  T* kslot(int32_t block, int64_t layer) { return k_.get() + (int64_t(block) * L_ + layer) * bs_ * kvd_; }
+  T* vslot(int32_t block, int64_t layer) { return v_.get() + (int64_t(block) * L_ + layer) * bs_ * kvd_; }
 
   Model<T>& m_;
   int64_t bs_, L_, kvd_, num_blocks_;
-  std::vector<T> k_, v_;
+  // Not value-initialised on purpose: the OS maps pages as blocks are first written, so the budget is a cap and
+  // an unused budget costs address space, not memory.
+  std::unique_ptr<T[]> k_, v_;
   std::vector<int32_t> refcount_, free_;
   std::unordered_map<int64_t, Seq> seqs_;
   int64_t next_id_ = 1;

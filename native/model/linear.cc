@@ -19,8 +19,23 @@ void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
 template <typename T>
 void linear_forward(T* y, const T* x, const T* w, const T* b, int64_t n, int64_t in, int64_t out, bool accumulate) {
   if (n == 0) return;
+  if (n <= 4) {
+    // Decode-sized batches: BLAS repacks all of W for a handful of rows; instead each thread streams its rows of
+    // W once and dots them with every x row. Measured (1 thread, d=256, V=4096 decode): 35% less CPU than sgemm
+    // at 1-4 rows, slower at 8 (plain SSE2 dots vs OpenBLAS's FMA kernels), hence the cut at 4.
+    parallel_for(out, 32, [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        const T* wj = w + j * in;
+        for (int64_t r = 0; r < n; ++r) {
+          const T v = dot8(x + r * in, wj, in) + (b ? b[j] : T(0));
+          y[r * out + j] = accumulate ? y[r * out + j] + v : v;
+        }
+      }
+    });
+    return;
+  }
   gemm<T>(false, true, n, out, in, T(1), x, in, w, in, accumulate ? T(1) : T(0), y, out);
-  if (b) {
+  if (b) {  // (the small-n path above adds the bias itself)
     parallel_for(n, 16, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t j = 0; j < out; ++j) y[r * out + j] += b[j];

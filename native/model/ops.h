@@ -79,4 +79,23 @@ template <>
 void head_backward<float>(const float* hidden, const float* w, const HeadArgs& a, const float* lse,
                           const float* grad_token, const float* grad_step, float* dhidden, float* dw);
 
+// Dot product with 8 independent partial sums: the compiler vectorises it (SLP) without -ffast-math, which a
+// single running sum would forbid (fp addition is not associative). Used by both attention paths.
+template <typename T>
+inline T dot8(const T* a, const T* b, int64_t n) {
+  T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int u = 0; u < 8; ++u) acc[u] += a[i + u] * b[i + u];
+  T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// y += a * x over n elements; __restrict lets the compiler vectorise without runtime alias checks.
+template <typename T>
+inline void axpy(T* __restrict y, T a, const T* __restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
 }  // namespace stepwise::model

@@ -60,7 +60,10 @@ BatchData read_batch(Napi::Env env, const Napi::CallbackInfo& info) {
   if (!info[1].IsNull()) b.targets = read_i32(env, info[1], "targets");
   if (!info[2].IsNull()) b.steps = read_i32(env, info[2], "stepIndex");
   const std::vector<int32_t> off = read_i32(env, info[3], "offsets");
-  b.num_steps = int64_t(info[4].As<Napi::Number>().DoubleValue());
+  const double ns = info[4].IsNumber() ? info[4].As<Napi::Number>().DoubleValue() : -1;
+  if (!(ns >= 0 && ns < 2147483648.0) || ns != std::floor(ns))
+    throw_coded(env, "numSteps: expected an integer in [0, 2^31)", "ERR_ARGUMENT");
+  b.num_steps = int64_t(ns);
   const size_t n = b.tokens.size();
   if (off.size() < 2 || off.front() != 0 || size_t(off.back()) != n)
     throw_coded(env, "offsets: expected [0, ..., tokens.length] with at least one sequence", "ERR_ARGUMENT");
@@ -77,7 +80,7 @@ BatchData read_batch(Napi::Env env, const Napi::CallbackInfo& info) {
 class ForwardJob : public EngineJob {
  public:
   ForwardJob(Napi::Env env, std::shared_ptr<Engine> e, BatchData b, bool want_logits)
-      : EngineJob(env, std::move(e)), b_(std::move(b)), logits_(want_logits) {}
+      : EngineJob(env, std::move(e)), b_(std::move(b)), logits_(want_logits), f64_(e_->f64()) {}
 
  private:
   template <typename T>
@@ -93,13 +96,12 @@ class ForwardJob : public EngineJob {
     id_ = double(m.forward_id());
   }
   void Run() override {
-    if (e_->f64()) run(*e_->d, ld_, sd_, zd_);
+    if (f64_) run(*e_->d, ld_, sd_, zd_);
     else run(*e_->f, lf_, sf_, zf_);
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
-    const bool d = !ld_.empty() || lf_.empty();
-    if (d && e_->f64()) {
+    if (f64_) {  // decided at construction: dispose() may free the model before this runs
       o.Set("tokenLogp", typed_array(env, ld_.data(), ld_.size()));
       o.Set("stepSum", typed_array(env, sd_.data(), sd_.size()));
       if (logits_) o.Set("logits", typed_array(env, zd_.data(), zd_.size()));
@@ -112,7 +114,7 @@ class ForwardJob : public EngineJob {
     return o;
   }
   BatchData b_;
-  bool logits_;
+  bool logits_, f64_;
   double id_ = 0;
   std::vector<float> lf_, sf_, zf_;
   std::vector<double> ld_, sd_, zd_;

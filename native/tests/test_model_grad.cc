@@ -112,6 +112,25 @@ void gradcheck(const char* name, ModelConfig c) {
   for (size_t t = 0; t < d.tokens.size(); ++t) err = std::max(err, std::abs(double(f.token_logp()[t]) - m.token_logp()[t]));
   std::snprintf(label, sizeof label, "%s: float32 vs float64 token logp max abs diff", name);
   check(err < 1e-4, label, err);
+
+  // float32 backward (head through the shared kernel, accumulating dW) agrees with the float64 gradients; run it
+  // twice to check accumulation too.
+  f.zero_grad();
+  std::vector<float> gtf(d.gt.begin(), d.gt.end()), gsf(d.gs.begin(), d.gs.end());
+  f.forward(d.batch());
+  f.backward(gtf.data(), gsf.data());
+  f.backward(gtf.data(), gsf.data());
+  double worst32 = 0;
+  for (const auto& t : m.layout.tensors) {
+    double diff2 = 0, ref2 = 0;
+    for (int64_t i = t.offset; i < t.offset + t.size; ++i) {
+      const double a = double(f.grads[size_t(i)]) / 2, r = analytic[size_t(i)];
+      diff2 += (a - r) * (a - r), ref2 += r * r;
+    }
+    worst32 = std::max(worst32, std::sqrt(diff2 / std::max(ref2, 1e-300)));
+  }
+  std::snprintf(label, sizeof label, "%s: float32 vs float64 gradients, max rel error", name);
+  check(worst32 < 1e-4, label, worst32);
 }
 
 // The middle sequence scored alone equals the same sequence inside the packed batch.

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 const build = join(dirname(fileURLToPath(import.meta.url)), '..', 'build');
 
 describe('native engine tests', () => {
-  for (const name of ['test_model_grad', 'test_model_cache']) {
+  for (const name of ['test_model_grad', 'test_model_cache', 'test_model_attention']) {
     const exe = join(build, name);
     it.skipIf(!existsSync(exe))(`${name} passes`, () => {
       const r = spawnSync(exe, { encoding: 'utf8', timeout: 60_000 });

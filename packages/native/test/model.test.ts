@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   ArgumentError,
+  BusyError,
   ConfigError,
   DisposedError,
   Model,
@@ -112,6 +113,23 @@ describe('typed errors', () => {
     await expect(m.forward({ tokens: [1] })).rejects.toThrow(DisposedError);
     expect(() => m.getTensor('model.norm.weight')).toThrow(DisposedError);
     expect(() => m.zeroGrad()).toThrow(DisposedError);
+  });
+
+  it('serialises concurrent jobs; sync calls during a job throw BusyError instead of blocking', async () => {
+    using m = Model.create(tiny, { seed: 2 });
+    const p1 = m.forward({ tokens: [1, 2, 3] });
+    const p2 = m.forward({ tokens: [4, 5, 6, 7] });
+    let busy: unknown;
+    try {
+      m.getTensor('model.norm.weight');
+    } catch (e) {
+      busy = e;
+    }
+    const [a, b] = await Promise.all([p1, p2]);
+    expect(b.forwardId).toBeGreaterThan(a.forwardId);
+    if (busy !== undefined) expect(busy).toBeInstanceOf(BusyError);
+    await expect(m.backward(a, { gradToken: [1, 1, 1] })).rejects.toThrow(StaleForwardError);
+    await expect(m.backward(b, { gradToken: [1, 1, 1, 1] })).resolves.toBeUndefined();
   });
 
   it('dispose while a forward is pending frees after it, and the job still settles', async () => {

@@ -8,3 +8,4 @@ export * from './model.js';
 export * from './optimizer.js';
 export * from './safetensors.js';
 export * from './schedule.js';
+export * from './perf.js';

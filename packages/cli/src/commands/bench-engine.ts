@@ -1,0 +1,218 @@
+/**
+ * `stepwise bench engine [--json FILE] [--quick]`: the engine benchmark. Reports, never gates (exit 0 whatever
+ * the numbers; 2 for bad usage).
+ *
+ * - training: tokens/s and GFLOP/s of forward + backward + AdamW step on packed sequences, for models with
+ *   d_model >= 256, and that rate as a fraction of the native sgemm rate measured in the same run at the
+ *   model's largest GEMM shape (the ceiling a CPU transformer step can approach).
+ * - generation: a K=64, C=2 tree (each node samples K tokens, then forks into C children; depth 3 = 14 nodes)
+ *   generated with forking (children share the parent's KV blocks) vs independently (every node re-prefills
+ *   its whole prefix in a fresh sequence), in generated tokens/s.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import {
+  KVCache,
+  Model,
+  type ModelConfig,
+  Optimizer,
+  type Sequence,
+  backends,
+  maskedCrossEntropy,
+  resolveConfig,
+  sgemmGflops,
+  trainingFlops,
+} from '@stepwise/native';
+
+export const help = `usage: stepwise bench engine [--json FILE] [--quick]
+
+Times the transformer engine on this machine: training tokens/s and GFLOP/s (as a fraction of the sgemm rate
+measured in the same run) at d_model >= 256, and tree generation (K=64 tokens per node, C=2 children, depth 3)
+with forked KV caches vs independent sampling.
+
+options:
+  --json FILE   also write the results as JSON
+  --quick       one small training shape and fewer repeats
+  -h, --help    this text`;
+
+interface TrainRecord {
+  name: string;
+  config: ModelConfig;
+  params: number;
+  tokens: number;
+  seqLen: number;
+  medianSeconds: number;
+  tokensPerSec: number;
+  gflopPerSec: number;
+  sgemmGflopPerSec: number;
+  fractionOfSgemm: number;
+}
+
+interface GenRecord {
+  mode: 'fork' | 'independent';
+  nodes: number;
+  generatedTokens: number;
+  computedTokens: number;
+  seconds: number;
+  tokensPerSec: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e9;
+
+function shapes(quick: boolean): { name: string; config: ModelConfig; seqLen: number; seqs: number }[] {
+  const small: ModelConfig = { vocabSize: 4096, hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 4, numKvHeads: 2, maxSeqLen: 1024 };
+  const list = [{ name: 'd256-L4', config: small, seqLen: 256, seqs: 4 }];
+  if (!quick)
+    list.push({
+      name: 'd512-L4',
+      config: { vocabSize: 8192, hiddenSize: 512, intermediateSize: 1376, numLayers: 4, numHeads: 8, numKvHeads: 4, maxSeqLen: 1024 },
+      seqLen: 256,
+      seqs: 4,
+    });
+  return list;
+}
+
+async function benchTraining(quick: boolean, log: (s: string) => void): Promise<TrainRecord[]> {
+  const out: TrainRecord[] = [];
+  for (const s of shapes(quick)) {
+    const cfg = resolveConfig(s.config);
+    using model = Model.create(cfg, { seed: 1 });
+    using opt = new Optimizer(model, { lr: 1e-4, weightDecay: 0.01, maxGradNorm: 1 });
+    const n = s.seqLen * s.seqs;
+    const tokens = new Int32Array(n);
+    let x = 12345;
+    for (let i = 0; i < n; i++) tokens[i] = (x = (x * 1103515245 + 12345) >>> 0) % cfg.vocabSize;
+    const offsets = Int32Array.from({ length: s.seqs + 1 }, (_, i) => i * s.seqLen);
+    const step = async () => {
+      model.zeroGrad();
+      const o = await model.forward({ tokens, offsets });
+      await model.backward(o, maskedCrossEntropy(o));
+      await opt.step();
+    };
+    await step(); // warm-up: buffers grow once, threads spin up
+    const times: number[] = [];
+    for (let r = 0; r < (quick ? 2 : 4); r++) {
+      const t0 = now();
+      await step();
+      times.push(now() - t0);
+    }
+    const t = median(times);
+    const flops = trainingFlops(cfg, new Array(s.seqs).fill(s.seqLen));
+    // The ceiling: sgemm at the step's largest GEMM (tokens x intermediate x hidden).
+    const peak = sgemmGflops(Math.min(n, 2048), cfg.intermediateSize, cfg.hiddenSize, quick ? 3 : 5);
+    const rec: TrainRecord = {
+      name: s.name,
+      config: s.config,
+      params: model.numParams,
+      tokens: n,
+      seqLen: s.seqLen,
+      medianSeconds: t,
+      tokensPerSec: n / t,
+      gflopPerSec: flops / t / 1e9,
+      sgemmGflopPerSec: peak,
+      fractionOfSgemm: flops / t / 1e9 / peak,
+    };
+    log(`train ${s.name}: ${rec.tokensPerSec.toFixed(0)} tok/s, ${rec.gflopPerSec.toFixed(1)} GFLOP/s = ${(100 * rec.fractionOfSgemm).toFixed(0)}% of sgemm ${peak.toFixed(1)}`);
+    out.push(rec);
+  }
+  return out;
+}
+
+async function benchTree(quick: boolean, log: (s: string) => void): Promise<GenRecord[]> {
+  const K = 64;
+  const C = 2;
+  const depth = 3;
+  const cfg: ModelConfig = { vocabSize: 4096, hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 4, numKvHeads: 2, maxSeqLen: 1024 };
+  using model = Model.create(cfg, { seed: 2, initStd: 0.05 });
+  const prompt = Int32Array.from({ length: quick ? 64 : 128 }, (_, i) => (i * 37) % 4096);
+  const sample = { maxNewTokens: K, temperature: 1, topK: 50, seed: 3 };
+  const records: GenRecord[] = [];
+  for (const mode of ['fork', 'independent'] as const) {
+    using cache = new KVCache(model, { budgetTokens: 16384, blockSize: 16 });
+    const t0 = now();
+    let generated = 0;
+    let nodes = 0;
+    if (mode === 'fork') {
+      const root = cache.sequence(prompt);
+      await cache.prefill([root]);
+      let level: Sequence[] = [root];
+      for (let d = 0; d < depth; d++) {
+        const next = level.flatMap((s) => s.fork(C));
+        for (const s of level) s.release();
+        const g = await cache.generate(next, sample);
+        generated += g.reduce((a, x) => a + x.tokens.length, 0);
+        nodes += next.length;
+        level = next;
+      }
+    } else {
+      // The same tree shape, but every node starts a fresh sequence with its full prefix: no sharing.
+      let prefixes: Int32Array[] = [prompt];
+      for (let d = 0; d < depth; d++) {
+        const seqs = prefixes.flatMap((p) => Array.from({ length: C }, () => cache.sequence(p)));
+        const g = await cache.generate(seqs, sample);
+        generated += g.reduce((a, x) => a + x.tokens.length, 0);
+        nodes += seqs.length;
+        prefixes = seqs.map((s) => s.tokens());
+        for (const s of seqs) s.release();
+      }
+    }
+    const seconds = now() - t0;
+    const st = cache.stats();
+    const rec = { mode, nodes, generatedTokens: generated, computedTokens: st.computedTokens, seconds, tokensPerSec: generated / seconds };
+    log(`tree ${mode}: ${nodes} nodes, ${generated} tokens in ${seconds.toFixed(2)} s = ${rec.tokensPerSec.toFixed(0)} tok/s (${st.computedTokens} tokens computed)`);
+    records.push(rec);
+  }
+  return records;
+}
+
+export async function run(args: string[]): Promise<number> {
+  let json: string | undefined;
+  let quick = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '-h' || a === '--help') {
+      console.log(help);
+      return 0;
+    }
+    if (a === '--quick') quick = true;
+    else if (a === '--json') {
+      json = args[++i];
+      if (json === undefined || json.startsWith('--')) {
+        console.error(`stepwise bench engine: --json needs a file\n\n${help}`);
+        return 2;
+      }
+    } else {
+      console.error(`stepwise bench engine: unknown option '${a}'\n\n${help}`);
+      return 2;
+    }
+  }
+  const log = (s: string) => console.error(s);
+  const startedAt = new Date().toISOString();
+  const training = await benchTraining(quick, log);
+  const generation = await benchTree(quick, log);
+  const fork = generation.find((g) => g.mode === 'fork')!;
+  const ind = generation.find((g) => g.mode === 'independent')!;
+  console.log('training (forward + backward + AdamW, packed sequences)');
+  console.log('  shape      params     tokens  tok/s     GFLOP/s  sgemm GFLOP/s  fraction');
+  for (const r of training)
+    console.log(
+      `  ${r.name.padEnd(9)} ${String(r.params).padStart(9)} ${String(r.tokens).padStart(7)}  ${r.tokensPerSec.toFixed(0).padStart(7)}  ${r.gflopPerSec.toFixed(1).padStart(8)}  ${r.sgemmGflopPerSec.toFixed(1).padStart(13)}  ${r.fractionOfSgemm.toFixed(2).padStart(8)}`,
+    );
+  console.log('generation (K=64 tokens per node, C=2, depth 3)');
+  for (const g of generation)
+    console.log(`  ${g.mode.padEnd(12)} ${g.generatedTokens} tokens, ${g.computedTokens} computed, ${g.tokensPerSec.toFixed(0)} tok/s`);
+  console.log(`  fork speed-up: ${(fork.tokensPerSec / ind.tokensPerSec).toFixed(2)}x`);
+  if (json) {
+    const path = resolve(json);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, JSON.stringify({ benchmark: 'engine', startedAt, machine: backends(), training, generation }, null, 2) + '\n');
+  }
+  return 0;
+}
