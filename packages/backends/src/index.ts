@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './engine-policy.js';
+export * from './train-base.js';
+export * from './evaluate.js';
