@@ -11,6 +11,7 @@ import { answerJudge, type Judge, type Policy, type SampleOptions } from '@stepw
 import { checkSolution, type Level, testSplit } from '@stepwise/tasks';
 
 import { requireNonNegInt, requirePosInt, requireRange } from './errors.js';
+import { wilson } from '@stepwise/eval';
 
 export interface SolveResult {
   problem: Problem;
@@ -66,16 +67,6 @@ export async function solveAll(policy: Policy, problems: readonly Problem[], opt
   return out;
 }
 
-/** Wilson score interval for a binomial proportion (z = 1.96 gives 95%). */
-export function wilsonInterval(successes: number, n: number, z = 1.96): [number, number] {
-  if (n === 0) return [0, 1];
-  const p = successes / n;
-  const z2 = z * z;
-  const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
-  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
-}
-
 export interface LevelAccuracy {
   level: Level;
   mode: string;
@@ -118,7 +109,7 @@ export async function evaluateOnTestSplit(policy: Policy, opts: EvaluateOptions 
         n: res.length,
         correct,
         accuracy: correct / res.length,
-        ci95: wilsonInterval(correct, res.length),
+        ci95: ((w) => [w.lo, w.hi] as [number, number])(wilson(correct, res.length)),
         processAccuracy: res.filter((r) => r.processCorrect).length / res.length,
         meanTokens: res.reduce((a, r) => a + r.tokens, 0) / res.length,
       };

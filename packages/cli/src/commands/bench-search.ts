@@ -37,6 +37,10 @@ interface Row {
 }
 
 export async function run(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(help);
+    return 0;
+  }
   let a;
   try {
     a = parseArgs({

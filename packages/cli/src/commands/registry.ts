@@ -15,7 +15,7 @@ export const commands: Record<string, Command> = {
     load: () => import('./backends.js'),
   },
   bench: {
-    summary: 'benchmarks: `bench kernels` (kernels vs JS references and floors), `bench engine` (training, generation)',
+    summary: 'benchmarks: `bench kernels`, `bench engine`, `bench search` (rates and ratios to floors measured in the same run)',
     load: () => import('./bench-dispatch.js'),
   },
   grade: {
