@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './engine-policy.js';
+export * from './train-base.js';
