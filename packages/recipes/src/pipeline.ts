@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { readJsonl, RunDir, type PreferencePair } from '@stepwise/core';
 import { trainBaseModel } from '@stepwise/backends';
 import { saveModel } from '@stepwise/native';
+import type { Level } from '@stepwise/tasks';
 import { RULE_OF, type PipelineConfig } from './config.js';
 import { pairsStage, sampleStage, scoreStage, tokenizer } from './data-stages.js';
 import { StageError } from './errors.js';
@@ -69,7 +70,12 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
       const dir = ctx.output('ckpt/base');
       const p = progress('base');
       // Not checkpointed mid-way: a resumed base stage retrains from step 0 (deterministic, same weights).
-      const r = await trainBaseModel({ steps: c.base.steps, batchSize: c.base.batchSize, lr: c.base.lr, warmupSteps: c.base.warmupSteps, seed: c.base.seed, onProgress: (q) => p.tick(q.step + 1, q.totalSteps, `loss ${q.loss.toFixed(3)}`) });
+      const r = await trainBaseModel({ steps: c.base.steps, batchSize: c.base.batchSize, lr: c.base.lr, warmupSteps: c.base.warmupSteps, seed: c.base.seed,
+        // Corpus of the task's levels only (shorter sequences, the skills the test asks for); context 272 =
+        // the task's 256 characters + BOS + EOS rounded up to cache blocks.
+        corpus: { levels: c.task.levels as Level[] },
+        model: { maxSeqLen: 272 },
+        onProgress: (q) => p.tick(q.step + 1, q.totalSteps, `loss ${q.loss.toFixed(3)}`) });
       p.end();
       saveModel(r.model, dir);
       r.model.dispose();
