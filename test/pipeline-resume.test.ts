@@ -14,9 +14,9 @@ const root = mkdtempSync(join(tmpdir(), 'stepwise-resume-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const tiny = {
-  task: { levels: [1], trainProblems: 10, testProblems: 24 },
-  base: { steps: 60, batchSize: 16, lr: 3e-3, warmupSteps: 6 },
-  sample: { iterations: 6, walkers: 6 },
+  task: { levels: [1], trainProblems: 16, testProblems: 24 },
+  base: { steps: 120, batchSize: 16, lr: 3e-3, warmupSteps: 12 },
+  sample: { iterations: 8, walkers: 8 },
   score: { scorer: 'oracle', rollouts: 1 },
   eval: { samples: 2 },
   rounds: [

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { readJsonl, writeFileAtomic, writeJsonAtomic, type Problem } from '@stepwise/core';
 import { accuracyBarsSvg, formatInterval, lineChartSvg, pairedDifference, wilson, type Interval } from '@stepwise/eval';
-import { loadModel } from '@stepwise/native';
+import { loadModel, type Model } from '@stepwise/native';
 import { aggregate } from '@stepwise/search';
 import { testSplit, type Level } from '@stepwise/tasks';
 import type { PipelineConfig } from './config.js';
@@ -60,6 +60,18 @@ export async function evaluateCheckpoint(c: PipelineConfig, name: string, label:
   } finally {
     policy.dispose();
     model.dispose();
+  }
+}
+
+/** Greedy accuracy of an in-memory model on the first 32 held-out problems (the trainer's eval hook). */
+export async function quickEval(c: PipelineConfig, model: Model): Promise<Record<string, number>> {
+  const problems = testProblems(c).slice(0, 32);
+  const policy = policyFor(model, c);
+  try {
+    const g = await rollouts(policy, judge, problems.map((problem) => ({ problem, prefix: [] })), { sampling: { temperature: 0, maxStepTokens: c.sample.maxStepTokens }, maxDepth: c.eval.maxDepth, seed: `${c.seed}/eval/hook` });
+    return { greedyAccuracy32: g.filter((r) => r.correct).length / g.length };
+  } finally {
+    policy.dispose();
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { readJsonl, RunDir, type PreferencePair } from '@stepwise/core';
 import { trainBaseModel } from '@stepwise/backends';
 import { saveModel } from '@stepwise/native';
@@ -17,7 +17,7 @@ import type { Level } from '@stepwise/tasks';
 import { RULE_OF, type PipelineConfig } from './config.js';
 import { pairsStage, sampleStage, scoreStage, tokenizer } from './data-stages.js';
 import { StageError } from './errors.js';
-import { evalStage, reportStage } from './eval-report.js';
+import { evalStage, quickEval, reportStage } from './eval-report.js';
 import { sftExamplesFromPairs } from './examples.js';
 import { Progress } from './progress.js';
 import { train } from './trainer.js';
@@ -88,6 +88,7 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
       const s = suffix(r);
       const sampler = policyDir;
       await timed(`sample${s}`, 'sample', async (ctx) => {
+        need(`${relative(run.root, sampler)}/config.json`, `sample${s}`);
         const p = progress(`sample${s}`);
         const res = await sampleStage(c, r, sampler, ctx.output(`trees${s}.jsonl`), (d, t) => p.tick(d, t));
         p.end();
@@ -104,13 +105,17 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
         const init = policyDir;
         const dir = run.path(`ckpt/${st.name}`);
         await timed(`train-${st.name}`, 'train', async (ctx) => {
+          need(`${relative(run.root, init)}/config.json`, `train-${st.name}`);
           ctx.output(`ckpt/${st.name}`);
           const { records } = await readJsonl<PreferencePair>(need(`pairs${s}.jsonl`, `train-${st.name}`));
           const pairs = records.filter((p) => p.rule === RULE_OF[st.data]);
           const data = st.train.objective === 'sft' ? sftExamplesFromPairs(pairs) : pairs;
           if (data.length === 0) throw new StageError(`train-${st.name}`, `no '${st.data}' pairs in pairs${s}.jsonl (the scored trees gave none; sample more problems or lower pairs.threshold)`);
           const p = progress(`train-${st.name}`);
-          const res = await train({ initDir: init, tokenizer, data, config: st.train as TrainerConfig, dir, metricsPath: run.path('metrics.jsonl'), stage: st.name, onStep: (m, total) => p.tick(m.step, total, `loss ${m.loss.toFixed(4)}`) });
+          const res = await train({ initDir: init, tokenizer, data, config: st.train as TrainerConfig, dir, metricsPath: run.path('metrics.jsonl'), stage: st.name, onStep: (m, total) => p.tick(m.step, total, `loss ${m.loss.toFixed(4)}`),
+            // The periodic eval hook (train.evalEvery > 0): greedy accuracy on the first 32 held-out problems.
+            ...(st.train.evalEvery ? { onEval: (model) => quickEval(c, model) } : {}),
+          });
           p.end();
           return { examples: data.length, steps: res.steps, finalLoss: res.finalLoss };
         });
@@ -120,7 +125,10 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
     }
     const evalOut = modelDirs.map((m) => ({ ...m, out: run.path(`eval/${m.name}.json`) }));
     await timed('eval', 'eval', async (ctx) => {
-      for (const m of evalOut) ctx.output(`eval/${m.name}.json`);
+      for (const m of evalOut) {
+        need(`${relative(run.root, m.dir)}/config.json`, 'eval');
+        ctx.output(`eval/${m.name}.json`);
+      }
       return evalStage(c, evalOut, (name) => {
         const p = progress(`eval ${name}`);
         return (d, t) => (p.tick(d, t), d === t && p.end());
