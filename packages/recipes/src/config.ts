@@ -53,10 +53,11 @@ export interface PipelineConfig {
   sample: { iterations: number; children: number; temperature: number; maxDepth: number; walkers: number; maxStepTokens: number };
   /**
    * Step values: 'mc' = Monte-Carlo rollouts that see only final answers (Math-Shepherd soft labels);
-   * 'outcome' = mean correctness of the walks through a node (N = 1); 'oracle' = the task's exact step
+   * 'prm' = the learned PRM (@stepwise/prm) trained for `prmSteps` steps on the round's solutions with N = 1
+   * outcome labels; 'outcome' = mean correctness of the walks through a node (N = 1); 'oracle' = the task's exact step
    * checker — an UPPER-BOUND ABLATION only, never a default.
    */
-  score: { scorer: 'mc' | 'outcome' | 'oracle'; rollouts: number; temperature: number };
+  score: { scorer: 'mc' | 'prm' | 'outcome' | 'oracle'; rollouts: number; temperature: number; prmSteps: number };
   pairs: {
     /** SPPD sibling filter |ΔV| > threshold. */
     threshold: number;
@@ -124,8 +125,9 @@ export function validateConfig(c: PipelineConfig): PipelineConfig {
   int('sample.maxDepth', c.sample.maxDepth, 1);
   int('sample.walkers', c.sample.walkers, 1);
   int('sample.maxStepTokens', c.sample.maxStepTokens, 1);
-  checkKeys('score', c.score, { scorer: 0, rollouts: 0, temperature: 0 });
-  if (!['mc', 'outcome', 'oracle'].includes(c.score.scorer)) throw new ConfigError('score.scorer', "'mc' | 'outcome' | 'oracle'", c.score.scorer);
+  checkKeys('score', c.score, { scorer: 0, rollouts: 0, temperature: 0, prmSteps: 0 });
+  if (!['mc', 'prm', 'outcome', 'oracle'].includes(c.score.scorer)) throw new ConfigError('score.scorer', "'mc' | 'prm' | 'outcome' | 'oracle'", c.score.scorer);
+  int('score.prmSteps', c.score.prmSteps, 1);
   int('score.rollouts', c.score.rollouts, 1);
   num('score.temperature', c.score.temperature, 0.01, 10);
   checkKeys('pairs', c.pairs, { threshold: 0, maxStepPairsPerProblem: 0, topBottomT: 0, outcomePerProblem: 0 });

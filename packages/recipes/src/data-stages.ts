@@ -11,6 +11,8 @@ import { loadModel, type Model } from '@stepwise/native';
 import { dedupPairs, firstErrorPairs, outcomePairs, qValuePairs, sentenceLevelPair, sphereRoute, sppdSiblingPairs, topBottomPairs, TreeView, type Solution } from '@stepwise/pairs';
 import { answerJudge, treeSample } from '@stepwise/search';
 import { oracleScorer, trainProblem, type Level } from '@stepwise/tasks';
+import { outcomeExamples, PrmScorer, trainPrm } from '@stepwise/prm';
+import { saveModel } from '@stepwise/native';
 import type { PairData, PipelineConfig } from './config.js';
 import { monteCarloTreeValues, outcomeTreeValues } from './rollouts.js';
 
@@ -64,12 +66,13 @@ export async function sampleStage(c: PipelineConfig, round: number, modelDir: st
   return { problems: records.length, nodes: records.reduce((a, t) => a + t.parent.length, 0), solutions: sols.length, solutionAccuracy: sols.filter(Boolean).length / Math.max(1, sols.length), tokensThisAttempt: tokens };
 }
 
-export async function scoreStage(c: PipelineConfig, round: number, modelDir: string, treesPath: string, out: string, tick: Tick): Promise<Record<string, number | string>> {
+export async function scoreStage(c: PipelineConfig, round: number, modelDir: string, treesPath: string, out: string, tick: Tick, prmDir: string): Promise<Record<string, number | string>> {
   const byId = new Map(trainProblems(c, round).map((p) => [p.id, p]));
   const { records: trees } = await readJsonl(treesPath, { validate: (v) => validateTree(v) });
   const file = await ResumableJsonl.open<ScoredTree>(out, { validate: (v) => validateScoredTree(v), key: (t) => t.problemId });
   const model = c.score.scorer === 'mc' ? loadModel(modelDir) : null;
-  const name = c.score.scorer === 'mc' ? `mc:n=${c.score.rollouts}:soft` : c.score.scorer === 'outcome' ? 'outcome:walks' : 'oracle';
+  const name = { mc: `mc:n=${c.score.rollouts}:soft`, outcome: 'outcome:walks', oracle: 'oracle', prm: `prm:n=1:steps=${c.score.prmSteps}` }[c.score.scorer];
+  const prm = c.score.scorer === 'prm' ? await learnedPrm(c, modelDir, trees, byId, prmDir) : null;
   try {
     for (const [i, tree] of trees.entries()) {
       if (file.has(tree.problemId)) continue;
@@ -82,6 +85,8 @@ export async function scoreStage(c: PipelineConfig, round: number, modelDir: str
         } finally {
           policy.dispose();
         }
+      } else if (prm) {
+        value = await prmTreeValues(prm, problem, tree);
       } else if (c.score.scorer === 'outcome') {
         value = outcomeTreeValues(tree);
       } else {
@@ -96,8 +101,49 @@ export async function scoreStage(c: PipelineConfig, round: number, modelDir: str
   } finally {
     await file.close();
     model?.dispose();
+    prm?.model.dispose();
   }
   return { trees: trees.length, scorer: name };
+}
+
+/**
+ * The learned PRM (@stepwise/prm, a generative verifier on the engine), self-supervised as in Full-Step-DPO
+ * (methods.md §4.1): initialised from the round's policy and trained on the round's own tree solutions with
+ * N = 1 outcome labels — it sees only final answers. Trained once per round (seeded, so a resumed stage
+ * retrains the same weights) and saved to ckpt/prm[-rK]/.
+ */
+async function learnedPrm(c: PipelineConfig, modelDir: string, trees: readonly Tree[], byId: Map<string, Problem>, dir: string): Promise<PrmScorer> {
+  const solutions = trees.flatMap((t) => {
+    const p = byId.get(t.problemId)!;
+    return t.terminal.flatMap((term, leaf) => {
+      if (!term) return [];
+      const steps: string[] = [];
+      for (let i = leaf; i > 0; i = t.parent[i]) steps.push(t.text[i]);
+      return [{ problem: p, steps: steps.reverse() }];
+    });
+  });
+  const model = loadModel(modelDir);
+  const r = await trainPrm({ model, examples: outcomeExamples(solutions, judge), steps: c.score.prmSteps, batchSize: 16, lr: 1e-3, seed: c.seed });
+  r.optimizer.dispose();
+  saveModel(model, dir);
+  return new PrmScorer(model, { name: 'prm:n=1' });
+}
+
+/** Every root-to-leaf path scored once; a node's value is its position's score (the same on every path). */
+async function prmTreeValues(prm: PrmScorer, problem: Problem, tree: Tree): Promise<(number | null)[]> {
+  const value: (number | null)[] = tree.parent.map(() => null);
+  const hasChild = tree.parent.map(() => false);
+  for (let i = 1; i < tree.parent.length; i++) hasChild[tree.parent[i]] = true;
+  const paths: number[][] = [];
+  for (let i = 1; i < tree.parent.length; i++) {
+    if (hasChild[i]) continue;
+    const path: number[] = [];
+    for (let j = i; j > 0; j = tree.parent[j]) path.push(j);
+    paths.push(path.reverse());
+  }
+  const scores = await prm.scoreMany(paths.map((path) => ({ problem, steps: path.map((j) => tree.text[j]) })));
+  paths.forEach((path, k) => path.forEach((node, d) => (value[node] ??= scores[k][d] ?? null)));
+  return value;
 }
 
 async function oracleValues(problem: Problem, tree: Tree): Promise<(number | null)[]> {

@@ -96,7 +96,7 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
       });
       await timed(`score${s}`, 'score', async (ctx) => {
         const p = progress(`score${s}`);
-        const res = await scoreStage(c, r, sampler, need(`trees${s}.jsonl`, `score${s}`), ctx.output(`scored${s}.jsonl`), (d, t) => p.tick(d, t));
+        const res = await scoreStage(c, r, sampler, need(`trees${s}.jsonl`, `score${s}`), ctx.output(`scored${s}.jsonl`), (d, t) => p.tick(d, t), c.score.scorer === 'prm' ? ctx.output(`ckpt/prm${s}`) : run.path(`ckpt/prm${s}`));
         p.end();
         return res;
       });

@@ -27,7 +27,7 @@ export const SHARED_FULL: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
   // does not state one): at 1.0 the weak base finds too few correct solutions to form τ⁺.
   sample: { iterations: 16, children: 2, temperature: 0.8, maxDepth: 8, walkers: 16, maxStepTokens: 48 },
   // Math-Shepherd soft labels from 4 rollouts per node: values in {0, .25, .5, .75, 1}.
-  score: { scorer: 'mc', rollouts: 4, temperature: 0.8 },
+  score: { scorer: 'mc', rollouts: 4, temperature: 0.8, prmSteps: 150 },
   pairs: { threshold: 0.5, maxStepPairsPerProblem: 4, topBottomT: 2, outcomePerProblem: 1 },
   eval: { samples: 8, temperature: 0.8, maxDepth: 8 },
 };
@@ -38,7 +38,7 @@ export const SHARED_QUICK: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
   task: { levels: [1], trainProblems: 64, testProblems: 100 },
   base: { steps: 250, batchSize: 16, lr: 3e-3, warmupSteps: 25, seed: 0 },
   sample: { ...SHARED_FULL.sample, iterations: 8, walkers: 8 },
-  score: { scorer: 'mc', rollouts: 2, temperature: 0.8 },
+  score: { scorer: 'mc', rollouts: 2, temperature: 0.8, prmSteps: 60 },
   eval: { samples: 4, temperature: 0.8, maxDepth: 8 },
 };
 

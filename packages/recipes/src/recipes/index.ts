@@ -1,14 +1,14 @@
 import { ConfigError } from '../errors.js';
 import type { Recipe } from './common.js';
 import { dpo, fullStepDpo, sphere, stepDpo, svpo } from './others.js';
-import { sppd, sppdFixed, sppdGamma0, sppdOracle } from './sppd.js';
+import { sppd, sppdFixed, sppdGamma0, sppdOracle, sppdPrm } from './sppd.js';
 
 export * from './common.js';
 export * from './sppd.js';
 export * from './others.js';
 
 export const RECIPES: Record<string, Recipe> = Object.fromEntries(
-  [sppd, sppdGamma0, sppdFixed, sppdOracle, fullStepDpo, svpo, sphere, stepDpo, dpo].map((r) => [r.name, r]),
+  [sppd, sppdPrm, sppdGamma0, sppdFixed, sppdOracle, fullStepDpo, svpo, sphere, stepDpo, dpo].map((r) => [r.name, r]),
 );
 
 export function recipe(name: string): Recipe {

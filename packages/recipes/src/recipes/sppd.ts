@@ -40,5 +40,12 @@ export const sppdFixed: Recipe = { name: 'sppd-fixed', summary: 'SPPD margin abl
 export const sppdOracle: Recipe = {
   name: 'sppd-oracle',
   summary: 'SPPD with ORACLE step values (upper-bound ablation, not a method)',
-  config: (p) => ({ ...sppdConfig(p, 'dynamic', 'sppd-oracle'), score: { scorer: 'oracle', rollouts: 1, temperature: 1 } }),
+  config: (p) => ({ ...sppdConfig(p, 'dynamic', 'sppd-oracle'), score: { ...sppdConfig(p).score, scorer: 'oracle' } }),
+};
+
+/** SPPD with the learned PRM (self-supervised on the round's own N = 1 outcome labels) as V*. */
+export const sppdPrm: Recipe = {
+  name: 'sppd-prm',
+  summary: 'SPPD with step values from the learned PRM (@stepwise/prm)',
+  config: (p) => ({ ...sppdConfig(p, 'dynamic', 'sppd-prm'), score: { ...sppdConfig(p).score, scorer: 'prm' } }),
 };
