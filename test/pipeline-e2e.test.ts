@@ -15,7 +15,7 @@ const root = mkdtempSync(join(tmpdir(), 'stepwise-e2e-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('stepwise pipeline --recipe sppd --preset quick', () => {
-  it('trains SFT → DPO → SPPD → stage 2 and SPPD is not below the base model', () => {
+  it('trains SFT → DPO → SPPD → stage 2 and SPPD is not below the base model', { timeout: 1_800_000 }, () => {
     const out = join(root, 'run');
     const t0 = Date.now();
     const r = spawnSync(process.execPath, [CLI, 'pipeline', '--recipe', 'sppd', '--preset', 'quick', '--out', out], { encoding: 'utf8' });
