@@ -22,4 +22,14 @@ export const commands: Record<string, Command> = {
     summary: 'compare a prediction with a reference answer (or grade a JSONL file of cases)',
     load: () => import('./grade.js'),
   },
+  pipeline: {
+    summary: 'run a recipe end to end in a run directory (base → sample → score → pairs → train → eval → report)',
+    load: () => import('./pipeline.js'),
+  },
+  sample: { summary: 'pipeline stage: tree self-sampling (trees.jsonl)', load: () => import('./sample.js') },
+  score: { summary: 'pipeline stage: step values for every tree node (scored.jsonl)', load: () => import('./score.js') },
+  pairs: { summary: 'pipeline stage: the recipe\'s preference pairs (pairs.jsonl)', load: () => import('./pairs.js') },
+  train: { summary: 'pipeline stage: the recipe\'s training stages (ckpt/<stage>/, metrics.jsonl)', load: () => import('./train.js') },
+  eval: { summary: 'pipeline stage: greedy and MAJ@N accuracy of every checkpoint with 95% intervals', load: () => import('./eval.js') },
+  report: { summary: 'pipeline stage: report.md, report.json and plots', load: () => import('./report.js') },
 };

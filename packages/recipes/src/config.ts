@@ -1,0 +1,160 @@
+/**
+ * The pipeline configuration: every field documented, defaulted by a recipe and a preset, and validated
+ * with ConfigError naming the field (`sample.iterations`, `rounds[1].train[0].lr`, …).
+ */
+import { ConfigError } from './errors.js';
+import { resolveTrainerConfig, type TrainerConfig } from './trainer-config.js';
+
+/** Which pairs a training stage reads from pairs.jsonl (their `rule` field). */
+export type PairData = 'sentence' | 'siblings' | 'top-bottom' | 'outcome' | 'first-error' | 'q-value' | 'max-min';
+export const PAIR_DATA: readonly PairData[] = ['sentence', 'siblings', 'top-bottom', 'outcome', 'first-error', 'q-value', 'max-min'];
+/** The `rule` each data kind's selector writes (packages/pairs). */
+export const RULE_OF: Record<PairData, string> = {
+  sentence: 'sppd-sentence',
+  siblings: 'sppd-siblings',
+  'top-bottom': 'full-step-dpo-top-bottom',
+  outcome: 'dpo-outcome',
+  'first-error': 'step-dpo-first-error',
+  'q-value': 'svpo-q',
+  'max-min': 'sphere-max-min',
+};
+
+export interface TrainStageSpec {
+  /** Stage and checkpoint name (ckpt/<name>/); letters, digits, '-', '_'. */
+  name: string;
+  /** Row label in the report, e.g. "+SFT-PRM". */
+  label: string;
+  /** Pairs it trains on (SFT uses the chosen side of sequence pairs). */
+  data: PairData;
+  /** Trainer fields (trainer-config.ts); unspecified ones take the trainer defaults. */
+  train: Partial<TrainerConfig>;
+}
+
+export interface RoundSpec {
+  /** Train stages in order; each starts from the previous one's checkpoint (the first from the round's policy). */
+  train: TrainStageSpec[];
+}
+
+export interface PipelineConfig {
+  recipe: string;
+  /** Seeds sampling, scoring and evaluation streams. */
+  seed: number;
+  task: {
+    /** arith-v1 difficulty levels used for training and test problems (1–4). */
+    levels: number[];
+    /** Training problems per level per round (the round's trees). */
+    trainProblems: number;
+    /** Held-out test problems per level (tasks' fixed test split). */
+    testProblems: number;
+  };
+  /** Pre-training of the embedded base model (backends' trainBaseModel). */
+  base: { steps: number; batchSize: number; lr: number; warmupSteps: number; seed: number };
+  /** SPPD tree self-sampling (methods.md §7.1). */
+  sample: { iterations: number; children: number; temperature: number; maxDepth: number; walkers: number; maxStepTokens: number };
+  /**
+   * Step values: 'mc' = Monte-Carlo rollouts that see only final answers (Math-Shepherd soft labels);
+   * 'prm' = the learned PRM (@stepwise/prm) trained for `prmSteps` steps on the round's solutions with N = 1
+   * outcome labels; 'outcome' = mean correctness of the walks through a node (N = 1); 'oracle' = the task's exact step
+   * checker — an UPPER-BOUND ABLATION only, never a default.
+   */
+  score: { scorer: 'mc' | 'prm' | 'outcome' | 'oracle'; rollouts: number; temperature: number; prmSteps: number };
+  pairs: {
+    /** SPPD sibling filter |ΔV| > threshold. */
+    threshold: number;
+    /** Cap of step pairs per problem (largest gaps first). */
+    maxStepPairsPerProblem: number;
+    /** Full-Step-DPO: top/bottom T solutions. */
+    topBottomT: number;
+    /** DPO baseline: correct ≻ incorrect pairs per problem. */
+    outcomePerProblem: number;
+  };
+  /** Round 1 trains on the base model's trees; round k > 1 re-samples with round k−1's last checkpoint (SPPD stage 2). */
+  rounds: RoundSpec[];
+  eval: {
+    /** N of MAJ@N. */
+    samples: number;
+    temperature: number;
+    maxDepth: number;
+  };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function checkKeys(path: string, v: unknown, ref: Record<string, unknown>): void {
+  if (!isObj(v)) throw new ConfigError(path, 'an object', v);
+  for (const k of Object.keys(v)) if (!(k in ref)) throw new ConfigError(`${path}.${k}`, `a known field (${Object.keys(ref).join(', ')})`, k);
+}
+const int = (f: string, v: unknown, min: number, max = Infinity): number => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(f, `an integer in [${min}, ${max}]`, v);
+  return v;
+};
+const num = (f: string, v: unknown, min: number, max = Infinity): number => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new ConfigError(f, `a number in [${min}, ${max}]`, v);
+  return v;
+};
+
+/** Deep-merges plain objects (arrays and scalars in `over` replace those in `base`). */
+export function merge<T>(base: T, over: unknown): T {
+  if (!isObj(base) || !isObj(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = merge((base as Record<string, unknown>)[k], v);
+  return out as T;
+}
+
+/** Validates a full config (after recipe, preset and file were merged); returns it with trainer defaults filled. */
+export function validateConfig(c: PipelineConfig): PipelineConfig {
+  const ref = { recipe: 0, seed: 0, task: 0, base: 0, sample: 0, score: 0, pairs: 0, rounds: 0, eval: 0 };
+  checkKeys('config', c, ref);
+  if (typeof c.recipe !== 'string') throw new ConfigError('recipe', 'a recipe name', c.recipe);
+  int('seed', c.seed, 0);
+  checkKeys('task', c.task, { levels: 0, trainProblems: 0, testProblems: 0 });
+  if (!Array.isArray(c.task.levels) || c.task.levels.length === 0) throw new ConfigError('task.levels', 'a non-empty list of levels 1..4', c.task.levels);
+  c.task.levels.forEach((l, i) => int(`task.levels[${i}]`, l, 1, 4));
+  int('task.trainProblems', c.task.trainProblems, 1);
+  int('task.testProblems', c.task.testProblems, 1, 1000);
+  checkKeys('base', c.base, { steps: 0, batchSize: 0, lr: 0, warmupSteps: 0, seed: 0 });
+  int('base.steps', c.base.steps, 1);
+  int('base.batchSize', c.base.batchSize, 1);
+  num('base.lr', c.base.lr, 1e-7, 1);
+  int('base.warmupSteps', c.base.warmupSteps, 0, c.base.steps - 1);
+  int('base.seed', c.base.seed, 0);
+  checkKeys('sample', c.sample, { iterations: 0, children: 0, temperature: 0, maxDepth: 0, walkers: 0, maxStepTokens: 0 });
+  int('sample.iterations', c.sample.iterations, 1);
+  int('sample.children', c.sample.children, 2);
+  num('sample.temperature', c.sample.temperature, 0.01, 10);
+  int('sample.maxDepth', c.sample.maxDepth, 1);
+  int('sample.walkers', c.sample.walkers, 1);
+  int('sample.maxStepTokens', c.sample.maxStepTokens, 1);
+  checkKeys('score', c.score, { scorer: 0, rollouts: 0, temperature: 0, prmSteps: 0 });
+  if (!['mc', 'prm', 'outcome', 'oracle'].includes(c.score.scorer)) throw new ConfigError('score.scorer', "'mc' | 'prm' | 'outcome' | 'oracle'", c.score.scorer);
+  int('score.prmSteps', c.score.prmSteps, 1);
+  int('score.rollouts', c.score.rollouts, 1);
+  num('score.temperature', c.score.temperature, 0.01, 10);
+  checkKeys('pairs', c.pairs, { threshold: 0, maxStepPairsPerProblem: 0, topBottomT: 0, outcomePerProblem: 0 });
+  num('pairs.threshold', c.pairs.threshold, 0, 1);
+  int('pairs.maxStepPairsPerProblem', c.pairs.maxStepPairsPerProblem, 1);
+  int('pairs.topBottomT', c.pairs.topBottomT, 1);
+  int('pairs.outcomePerProblem', c.pairs.outcomePerProblem, 1);
+  if (!Array.isArray(c.rounds) || c.rounds.length === 0) throw new ConfigError('rounds', 'a non-empty list of rounds', c.rounds);
+  const names = new Set<string>();
+  const rounds = c.rounds.map((r, ri) => {
+    checkKeys(`rounds[${ri}]`, r, { train: 0 });
+    if (!Array.isArray(r.train) || r.train.length === 0) throw new ConfigError(`rounds[${ri}].train`, 'a non-empty list of train stages', r.train);
+    return {
+      train: r.train.map((s, si) => {
+        const p = `rounds[${ri}].train[${si}]`;
+        checkKeys(p, s, { name: 0, label: 0, data: 0, train: 0 });
+        if (typeof s.name !== 'string' || !/^[A-Za-z0-9][\w-]*$/.test(s.name) || names.has(s.name)) throw new ConfigError(`${p}.name`, 'a unique name of letters, digits, "-", "_"', s.name);
+        names.add(s.name);
+        if (typeof s.label !== 'string' || s.label === '') throw new ConfigError(`${p}.label`, 'a non-empty string', s.label);
+        if (!PAIR_DATA.includes(s.data)) throw new ConfigError(`${p}.data`, PAIR_DATA.join(' | '), s.data);
+        return { ...s, train: resolveTrainerConfig(s.train ?? {}, `${p}.train`) };
+      }),
+    };
+  });
+  checkKeys('eval', c.eval, { samples: 0, temperature: 0, maxDepth: 0 });
+  int('eval.samples', c.eval.samples, 1);
+  num('eval.temperature', c.eval.temperature, 0.01, 10);
+  int('eval.maxDepth', c.eval.maxDepth, 1);
+  return { ...c, rounds };
+}

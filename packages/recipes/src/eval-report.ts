@@ -1,0 +1,139 @@
+/**
+ * Evaluation (methods.md §8) of every checkpoint on the held-out split — greedy and MAJ@N, batched over all
+ * problems — and the report: report.md (the table a person reads first), report.json, SVG plots.
+ * Each model's result is its own file (eval/<model>.json, written atomically), so an interrupted eval stage
+ * redoes only the models it had not finished.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { readJsonl, writeFileAtomic, writeJsonAtomic, type Problem } from '@stepwise/core';
+import { accuracyBarsSvg, formatInterval, lineChartSvg, pairedDifference, wilson, type Interval } from '@stepwise/eval';
+import { loadModel, type Model } from '@stepwise/native';
+import { aggregate } from '@stepwise/search';
+import { testSplit, type Level } from '@stepwise/tasks';
+import type { PipelineConfig } from './config.js';
+import { judge, policyFor, type Tick } from './data-stages.js';
+import { rollouts } from './rollouts.js';
+
+export interface ModelEval {
+  model: string;
+  label: string;
+  problems: string[];
+  greedy: boolean[];
+  maj: boolean[];
+  /** Mean fraction of the N samples that were correct. */
+  sampleAccuracy: number;
+  accuracy: { greedy: Interval; maj: Interval };
+  samples: number;
+}
+
+export function testProblems(c: PipelineConfig): Problem[] {
+  return c.task.levels.flatMap((l) => testSplit(l as Level, c.task.testProblems));
+}
+
+export async function evaluateCheckpoint(c: PipelineConfig, name: string, label: string, dir: string, tick: Tick): Promise<ModelEval> {
+  const problems = testProblems(c);
+  const model = loadModel(dir);
+  const policy = policyFor(model, c);
+  try {
+    const N = c.eval.samples;
+    const sampling = { maxStepTokens: c.sample.maxStepTokens };
+    const greedy: boolean[] = [];
+    const maj: boolean[] = [];
+    let hits = 0;
+    // Chunks of 32 problems: 32 greedy + 32·N sampled solutions decode together.
+    for (let at = 0; at < problems.length; at += 32) {
+      const ps = problems.slice(at, at + 32);
+      const g = await rollouts(policy, judge, ps.map((problem) => ({ problem, prefix: [] })), { sampling: { ...sampling, temperature: 0 }, maxDepth: c.eval.maxDepth, seed: `${c.seed}/eval/greedy/${at}` });
+      const s = await rollouts(policy, judge, ps.flatMap((problem) => Array.from({ length: N }, () => ({ problem, prefix: [] }))), { sampling: { ...sampling, temperature: c.eval.temperature }, maxDepth: c.eval.maxDepth, seed: `${c.seed}/eval/maj/${at}`, chunk: 32 * N });
+      ps.forEach((p, i) => {
+        greedy.push(g[i].correct);
+        const mine = s.slice(i * N, (i + 1) * N);
+        hits += mine.filter((r) => r.correct).length;
+        const answer = aggregate(mine.map((r) => ({ answer: r.answer })), 'maj', judge.same);
+        maj.push(answer !== null && judge.same(answer, p.answer));
+      });
+      tick(Math.min(at + 32, problems.length), problems.length);
+    }
+    const acc = (xs: boolean[]) => wilson(xs.filter(Boolean).length, xs.length);
+    return { model: name, label, problems: problems.map((p) => p.id), greedy, maj, sampleAccuracy: hits / (problems.length * N), accuracy: { greedy: acc(greedy), maj: acc(maj) }, samples: N };
+  } finally {
+    policy.dispose();
+    model.dispose();
+  }
+}
+
+/** Greedy accuracy of an in-memory model on the first 32 held-out problems (the trainer's eval hook). */
+export async function quickEval(c: PipelineConfig, model: Model): Promise<Record<string, number>> {
+  const problems = testProblems(c).slice(0, 32);
+  const policy = policyFor(model, c);
+  try {
+    const g = await rollouts(policy, judge, problems.map((problem) => ({ problem, prefix: [] })), { sampling: { temperature: 0, maxStepTokens: c.sample.maxStepTokens }, maxDepth: c.eval.maxDepth, seed: `${c.seed}/eval/hook` });
+    return { greedyAccuracy32: g.filter((r) => r.correct).length / g.length };
+  } finally {
+    policy.dispose();
+  }
+}
+
+export async function evalStage(c: PipelineConfig, models: { name: string; label: string; dir: string; out: string }[], tick: (model: string) => Tick): Promise<Record<string, number>> {
+  const summary: Record<string, number> = {};
+  for (const m of models) {
+    let r: ModelEval;
+    if (existsSync(m.out)) r = JSON.parse(await readFile(m.out, 'utf8')) as ModelEval;
+    else {
+      r = await evaluateCheckpoint(c, m.name, m.label, m.dir, tick(m.name));
+      await writeJsonAtomic(m.out, r);
+    }
+    summary[`${m.name}.greedy`] = r.accuracy.greedy.estimate;
+    summary[`${m.name}.maj`] = r.accuracy.maj.estimate;
+  }
+  return summary;
+}
+
+const pct = (x: number) => (100 * x).toFixed(1);
+const diff = (d: ReturnType<typeof pairedDifference>) => `${d.estimate >= 0 ? '+' : ''}${pct(d.estimate)} [${pct(d.lo)}, ${pct(d.hi)}] (p = ${d.pValue.toPrecision(2)})`;
+
+/** report.md + report.json + plots from the eval files and metrics.jsonl. */
+export async function reportStage(c: PipelineConfig, evalFiles: string[], metricsPath: string, out: { md: string; json: string; accSvg: string; trainSvg: string }, elapsed: Record<string, number>) {
+  const evals: ModelEval[] = [];
+  for (const f of evalFiles) evals.push(JSON.parse(await readFile(f, 'utf8')) as ModelEval);
+  const base = evals[0];
+  const N = c.eval.samples;
+  const rows = evals.map((e) => ({
+    model: e.model,
+    label: e.label,
+    greedy: e.accuracy.greedy,
+    maj: e.accuracy.maj,
+    sampleAccuracy: e.sampleAccuracy,
+    vsBase: e === base ? null : { greedy: pairedDifference(base.greedy, e.greedy), maj: pairedDifference(base.maj, e.maj) },
+  }));
+  const n = base.problems.length;
+  const lines = [
+    `# stepwise pipeline — recipe \`${c.recipe}\``,
+    '',
+    `Held-out arith-v1 test split, levels ${c.task.levels.join(', ')} (${n} problems). Accuracy in % with 95% Wilson intervals; `
+      + `"vs base" is the paired difference on the same problems (95% interval, exact McNemar p). MAJ@${N} samples at temperature ${c.eval.temperature}. `
+      + `Step values: ${c.score.scorer === 'oracle' ? '**ORACLE step checker (upper-bound ablation)**' : c.score.scorer === 'mc' ? `Monte-Carlo rollouts (${c.score.rollouts} per node, final answers only)` : 'outcome labels (final answers only)'}.`,
+    '',
+    `| model | greedy | MAJ@${N} | sample acc | greedy vs base | MAJ@${N} vs base |`,
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.label} | ${formatInterval(r.greedy)} | ${formatInterval(r.maj)} | ${pct(r.sampleAccuracy)} | ${r.vsBase ? diff(r.vsBase.greedy) : '—'} | ${r.vsBase ? diff(r.vsBase.maj) : '—'} |`),
+    '',
+    'Stage wall-clock (s): ' + Object.entries(elapsed).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', '),
+    '',
+    '![accuracy per stage](plots/accuracy.svg)',
+    '![training curves](plots/training.svg)',
+    '',
+  ];
+  await writeFileAtomic(out.md, lines.join('\n'));
+  await writeJsonAtomic(out.json, { recipe: c.recipe, problems: n, samples: N, rows, elapsedS: elapsed });
+  const bars = evals.flatMap((e) => [
+    { label: `${e.label} greedy`, interval: e.accuracy.greedy },
+    { label: `${e.label} MAJ@${N}`, interval: e.accuracy.maj },
+  ]);
+  await writeFileAtomic(out.accSvg, accuracyBarsSvg(`accuracy per stage (${c.recipe})`, bars));
+  const { records } = await readJsonl<{ stage: string; kind: string; step: number; loss: number }>(metricsPath);
+  const series = [...new Set(records.map((r) => r.stage))].map((s) => ({ name: `${s} loss`, points: records.filter((r) => r.stage === s && r.kind === 'train').map((r): [number, number] => [r.step, r.loss]) }));
+  await writeFileAtomic(out.trainSvg, lineChartSvg('training loss per step', series));
+  return { markdown: lines.join('\n'), rows };
+}

@@ -1,0 +1,13 @@
+/** @stepwise/recipes: the trainer, the method recipes and the run-directory pipeline (architecture.md §1, §4). */
+export * from './errors.js';
+export * from './examples.js';
+export * from './trainer-config.js';
+export * from './trainer.js';
+export * from './config.js';
+export * from './rollouts.js';
+export * from './data-stages.js';
+export * from './eval-report.js';
+export * from './pipeline.js';
+export * from './progress.js';
+export * from './recipes/index.js';
+export * from './cli-args.js';

@@ -1,0 +1,53 @@
+/**
+ * Settings every recipe shares, scaled to the embedded model (0.8M-parameter char-level Llama on arith-v1,
+ * 2 CPU cores): the task, the base model, tree sampling, Monte-Carlo scoring and evaluation. A recipe file
+ * spreads these and writes its own sampler/pairs/loss choices next to them, so each recipe reads top to bottom.
+ */
+import type { PipelineConfig } from '../config.js';
+
+export type Preset = 'quick' | 'full';
+
+export interface Recipe {
+  name: string;
+  /** One line for `stepwise pipeline --help`. */
+  summary: string;
+  /** The complete config of a preset (every field written; a --config file overrides fields). */
+  config(preset: Preset): PipelineConfig;
+}
+
+/** Shared fields of the 'full' preset (the main job). */
+export const SHARED_FULL: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
+  seed: 0,
+  // Level 1 (2 operations): after a CPU-minutes base training the model solves few and fails many, so
+  // there is signal to learn; level 2 needs a longer base training than the 15-minute budget allows.
+  task: { levels: [1], trainProblems: 128, testProblems: 300 },
+  // backends' architecture (0.8M parameters) on the level's corpus; stopped early, so it stays error-prone.
+  base: { steps: 400, batchSize: 16, lr: 3e-3, warmupSteps: 40, seed: 0 },
+  // SPPD §6.1 uses K = 64, C = 2; K = 16 keeps ~30 nodes per tree at this scale. Temperature 0.8 (the paper
+  // does not state one): at 1.0 the weak base finds too few correct solutions to form τ⁺.
+  sample: { iterations: 16, children: 2, temperature: 0.8, maxDepth: 8, walkers: 16, maxStepTokens: 48 },
+  // Math-Shepherd soft labels from 4 rollouts per node: values in {0, .25, .5, .75, 1}.
+  score: { scorer: 'mc', rollouts: 4, temperature: 0.8, prmSteps: 150 },
+  pairs: { threshold: 0.5, maxStepPairsPerProblem: 4, topBottomT: 2, outcomePerProblem: 1 },
+  eval: { samples: 8, temperature: 0.8, maxDepth: 8 },
+};
+
+/** The 'quick' preset: the same pipeline at test scale (the e2e test, ≤ 5 minutes on 2 cores). */
+export const SHARED_QUICK: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
+  ...SHARED_FULL,
+  task: { levels: [1], trainProblems: 64, testProblems: 100 },
+  base: { steps: 250, batchSize: 16, lr: 3e-3, warmupSteps: 25, seed: 0 },
+  sample: { ...SHARED_FULL.sample, iterations: 8, walkers: 8 },
+  score: { scorer: 'mc', rollouts: 2, temperature: 0.8, prmSteps: 60 },
+  eval: { samples: 4, temperature: 0.8, maxDepth: 8 },
+};
+
+export const shared = (preset: Preset) => structuredClone(preset === 'full' ? SHARED_FULL : SHARED_QUICK);
+
+/** SFT on τ⁺ (methods.md §3.2 uses Adam, lr 5e-6, cosine for 7B; scaled up for a 0.8M model). */
+export const SFT_STAGE = { objective: 'sft', optimizer: 'adamw', lr: 1e-3, schedule: 'cosine', warmupRatio: 0.1, epochs: 4, batchSize: 16, gradAccum: 1, maxGradNorm: 1 } as const;
+/**
+ * Sentence-level DPO and step-DPO: β = 0.1 as in SPPD. The paper's SGD at lr 1e-5 is for 7B models; at this
+ * scale AdamW at 1e-4 moves the log-ratios by O(1) within a few epochs, which is what the margins are for.
+ */
+export const DPO_STAGE = { objective: 'dpo', beta: 0.1, optimizer: 'adamw', lr: 1e-4, schedule: 'cosine', warmupRatio: 0.1, epochs: 3, batchSize: 16, gradAccum: 1, maxGradNorm: 1 } as const;
