@@ -158,11 +158,9 @@ HiddenShape parse_hidden(Args& args) {
   return s;
 }
 
-Napi::Value StepLogprobHiddenForwardB(const Napi::CallbackInfo& info, bool async) {
-  Args args(info, async ? "stepLogprobHiddenForwardAsync" : "stepLogprobHiddenForward");
-  HiddenShape s = parse_hidden(args);
-  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
-  StepLogprobHiddenForward k;
+// The shape fields the forward and backward argument structs share.
+template <typename K>
+void fill_hidden_shape(K& k, const HiddenShape& s) {
   k.hidden = s.hidden.data;
   k.weight = s.weight.data;
   k.dtype = s.dtype;
@@ -173,6 +171,14 @@ Napi::Value StepLogprobHiddenForwardB(const Napi::CallbackInfo& info, bool async
   k.step_index = static_cast<const int32_t*>(s.steps.data);
   k.num_steps = s.num_steps;
   k.chunk_rows = s.chunk_rows;
+}
+
+Napi::Value StepLogprobHiddenForwardB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "stepLogprobHiddenForwardAsync" : "stepLogprobHiddenForward");
+  HiddenShape s = parse_hidden(args);
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  StepLogprobHiddenForward k;
+  fill_hidden_shape(k, s);
   k.token_logp = static_cast<float*>(args.output("tokenLogp", Kind::F32, s.n).data);
   k.step_sum = static_cast<float*>(args.output("stepSum", Kind::F32, s.num_steps).data);
   k.lse = static_cast<float*>(args.output("lse", Kind::F32, s.n).data);
@@ -203,16 +209,7 @@ Napi::Value StepLogprobHiddenBackwardB(const Napi::CallbackInfo& info, bool asyn
   HiddenShape s = parse_hidden(args);
   bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
   StepLogprobHiddenBackward k;
-  k.hidden = s.hidden.data;
-  k.weight = s.weight.data;
-  k.dtype = s.dtype;
-  k.n = s.n;
-  k.d = s.d;
-  k.v = s.v;
-  k.targets = static_cast<const int32_t*>(s.targets.data);
-  k.step_index = static_cast<const int32_t*>(s.steps.data);
-  k.num_steps = s.num_steps;
-  k.chunk_rows = s.chunk_rows;
+  fill_hidden_shape(k, s);
   k.lse = static_cast<const float*>(args.input("lse", Kind::F32, s.n).data);
   k.grad_token = static_cast<const float*>(args.input("gradToken", Kind::F32, s.n, true).data);
   k.grad_step = static_cast<const float*>(args.input("gradStep", Kind::F32, s.num_steps, true).data);

@@ -7,7 +7,7 @@ import type { FloatArray } from './bf16.js';
 import type { DeviceTensor } from './device.js';
 import { ArgumentError } from './errors.js';
 import type { Out, StepLogprobResult } from './kernels.js';
-import { Call, checkKeys, startAsync } from './marshal.js';
+import { Call, checkKeys, declareStepLogprobOutputs, startAsync } from './marshal.js';
 import { checkTargets, expectBoolean, expectInteger } from './validate.js';
 
 type FloatIn = FloatArray | DeviceTensor;
@@ -65,14 +65,7 @@ function prepare(fn: string, input: HiddenInput, extra: string[], o: HiddenOptio
 function forwardCall(input: HiddenInput, options: HiddenForwardOptions | undefined): Call {
   const o = checkKeys('options', options, ['chunkRows', 'checkValues', 'entropy', 'argmaxHit']) as HiddenForwardOptions;
   const { call, n, s } = prepare('stepLogprobHiddenForward', input, [], o);
-  const wantEntropy = o.entropy === undefined ? false : expectBoolean('options.entropy', o.entropy);
-  const wantHit = o.argmaxHit === undefined ? false : expectBoolean('options.argmaxHit', o.argmaxHit);
-  Object.assign(call.raw, { wantEntropy, wantArgmaxHit: wantHit });
-  call.out('tokenLogp', 'f32', n);
-  call.out('stepSum', 'f32', s);
-  call.out('lse', 'f32', n);
-  if (wantEntropy) call.out('entropy', 'f32', n);
-  if (wantHit) call.out('argmaxHit', 'u8', n);
+  declareStepLogprobOutputs(call, o, n, s);
   return call;
 }
 

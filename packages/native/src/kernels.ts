@@ -10,7 +10,7 @@
 import type { Bf16Array, FloatArray } from './bf16.js';
 import type { DeviceTensor } from './device.js';
 import { ArgumentError, describe } from './errors.js';
-import { Call, checkKeys, startAsync } from './marshal.js';
+import { Call, checkKeys, declareStepLogprobOutputs, startAsync } from './marshal.js';
 import { checkTargets, expectBoolean, expectInteger } from './validate.js';
 
 /** Host results are typed arrays; device results DeviceTensors. */
@@ -88,14 +88,7 @@ function forwardCall(fn: string, input: StepLogprobInput, options: StepLogprobOp
   const { call, n, s } = prepareLogits(fn, input, []);
   if (o.exact !== undefined) call.set('exact', expectBoolean('options.exact', o.exact));
   if (o.checkValues !== undefined) call.set('checkValues', expectBoolean('options.checkValues', o.checkValues));
-  const wantEntropy = o.entropy === undefined ? false : expectBoolean('options.entropy', o.entropy);
-  const wantHit = o.argmaxHit === undefined ? false : expectBoolean('options.argmaxHit', o.argmaxHit);
-  Object.assign(call.raw, { wantEntropy, wantArgmaxHit: wantHit });
-  call.out('tokenLogp', 'f32', n);
-  call.out('stepSum', 'f32', s);
-  call.out('lse', 'f32', n);
-  if (wantEntropy) call.out('entropy', 'f32', n);
-  if (wantHit) call.out('argmaxHit', 'u8', n);
+  declareStepLogprobOutputs(call, o, n, s);
   return call;
 }
 

@@ -8,7 +8,7 @@ import { Bf16Array } from './bf16.js';
 import { loadBinding } from './binding.js';
 import { type DeviceDtype, DeviceTensor, requireCuda } from './device.js';
 import { ArgumentError, BackendUnavailableError, DisposedError, KernelError, describe } from './errors.js';
-import { checkKeys, expectFinite, expectFloat, expectFloat32, expectInt32 } from './validate.js';
+import { checkKeys, expectBoolean, expectFinite, expectFloat, expectFloat32, expectInt32 } from './validate.js';
 
 export type Loc = 'host' | 'device';
 
@@ -192,3 +192,18 @@ export function mapNativeError(e: unknown, fn: string): Error {
 }
 
 export { checkKeys };
+
+/**
+ * Declares the outputs of a step log-prob forward (from logits or from hidden states): token log-probs, step
+ * sums, the saved log-sum-exp, and entropy / argmax hits when asked for.
+ */
+export function declareStepLogprobOutputs(call: Call, o: { entropy?: unknown; argmaxHit?: unknown }, n: number, numSteps: number): void {
+  const wantEntropy = o.entropy === undefined ? false : expectBoolean('options.entropy', o.entropy);
+  const wantHit = o.argmaxHit === undefined ? false : expectBoolean('options.argmaxHit', o.argmaxHit);
+  Object.assign(call.raw, { wantEntropy, wantArgmaxHit: wantHit });
+  call.out('tokenLogp', 'f32', n);
+  call.out('stepSum', 'f32', numSteps);
+  call.out('lse', 'f32', n);
+  if (wantEntropy) call.out('entropy', 'f32', n);
+  if (wantHit) call.out('argmaxHit', 'u8', n);
+}
