@@ -13,6 +13,7 @@
 #include "args.h"
 #include "gpu/gpu.h"
 #include "kernels/kernels.h"
+#include "dispatch.h"
 #include "registry.h"
 #include "workers.h"
 
@@ -119,16 +120,9 @@ Napi::Value StepLogprobBackwardB(const Napi::CallbackInfo& info, bool async) {
   job.run = [k, check, host_targets, device, dev]() {
     if (check) {
       check_logits_values("logits", k.logits, k.dtype, k.n, k.v, static_cast<const int32_t*>(host_targets));
-      check_finite("lse", k.lse, DType::F32, k.n);
-      if (k.grad_token) check_finite("gradToken", k.grad_token, DType::F32, k.n);
-      if (k.grad_step) check_finite("gradStep", k.grad_step, DType::F32, k.num_steps);
+      check_backward_upstream(k);
     }
-    if (device) {
-      gpu::set_device(dev);
-      gpu::step_logprob_backward(k);
-    } else {
-      step_logprob_backward(k);
-    }
+    run_on(device, dev, &step_logprob_backward, &gpu::step_logprob_backward, k);
   };
   return run_job(args, std::move(job), async);
 }
@@ -194,12 +188,7 @@ Napi::Value StepLogprobHiddenForwardB(const Napi::CallbackInfo& info, bool async
       check_finite("hidden", k.hidden, k.dtype, k.n * k.d);
       check_finite("weight", k.weight, k.dtype, k.v * k.d);
     }
-    if (device) {
-      gpu::set_device(dev);
-      gpu::step_logprob_hidden_forward(k);
-    } else {
-      step_logprob_hidden_forward(k);
-    }
+    run_on(device, dev, &step_logprob_hidden_forward, &gpu::step_logprob_hidden_forward, k);
   };
   return run_job(args, std::move(job), async);
 }
@@ -230,16 +219,9 @@ Napi::Value StepLogprobHiddenBackwardB(const Napi::CallbackInfo& info, bool asyn
     if (check) {
       check_finite("hidden", k.hidden, k.dtype, k.n * k.d);
       check_finite("weight", k.weight, k.dtype, k.v * k.d);
-      check_finite("lse", k.lse, DType::F32, k.n);
-      if (k.grad_token) check_finite("gradToken", k.grad_token, DType::F32, k.n);
-      if (k.grad_step) check_finite("gradStep", k.grad_step, DType::F32, k.num_steps);
+      check_backward_upstream(k);
     }
-    if (device) {
-      gpu::set_device(dev);
-      gpu::step_logprob_hidden_backward(k);
-    } else {
-      step_logprob_hidden_backward(k);
-    }
+    run_on(device, dev, &step_logprob_hidden_backward, &gpu::step_logprob_hidden_backward, k);
   };
   return run_job(args, std::move(job), async);
 }

@@ -8,6 +8,7 @@
 #include "args.h"
 #include "gpu/gpu.h"
 #include "kernels/kernels.h"
+#include "dispatch.h"
 #include "registry.h"
 #include "workers.h"
 
@@ -51,12 +52,7 @@ Napi::Value RewardWeightsForwardB(const Napi::CallbackInfo& info, bool async) {
       check_finite("rewards", k.rewards, DType::F32, k.total);
       check_finite("scale", k.scale, DType::F32, k.num_segments);
     }
-    if (device) {
-      gpu::set_device(dev);
-      gpu::reward_weights_forward(k);
-    } else {
-      reward_weights_forward(k);
-    }
+    run_on(device, dev, &reward_weights_forward, &gpu::reward_weights_forward, k);
   };
   return run_job(args, std::move(job), async);
 }
@@ -84,12 +80,7 @@ Napi::Value RewardWeightsBackwardB(const Napi::CallbackInfo& info, bool async) {
       check_finite("gradWeights", k.grad_weights, DType::F32, k.total);
       check_finite("scale", k.scale, DType::F32, k.num_segments);
     }
-    if (device) {
-      gpu::set_device(dev);
-      gpu::reward_weights_backward(k);
-    } else {
-      reward_weights_backward(k);
-    }
+    run_on(device, dev, &reward_weights_backward, &gpu::reward_weights_backward, k);
   };
   return run_job(args, std::move(job), async);
 }
@@ -142,12 +133,7 @@ Napi::Value DpoMarginB(const Napi::CallbackInfo& info, bool async) {
       check_finite("refRejected", k.ref_rejected, DType::F32, k.num_pairs);
       if (k.margin) check_finite("margin", k.margin, DType::F32, k.num_pairs);
     }
-    if (device) {
-      gpu::set_device(dev);
-      *red = gpu::dpo_margin(k);
-    } else {
-      *red = dpo_margin(k);
-    }
+    *red = run_on(device, dev, &dpo_margin, &gpu::dpo_margin, k);
   };
   job.finish = [red](Napi::Env env, Napi::Object out) {
     out.Set("meanLoss", red->mean_loss);
