@@ -2,7 +2,7 @@
  * The PRM losses over an engine forward (the engine only needs dL/dlog p(target) per row, so the loss is a
  * small TS function, like the engine's maskedCrossEntropy).
  */
-import type { ForwardOutput } from '@stepwise/native';
+import { reference, type ForwardOutput } from '@stepwise/native';
 
 import type { PrmBatchPlan } from './encode.js';
 import { PrmArgumentError } from './errors.js';
@@ -20,9 +20,9 @@ export interface PrmLoss {
   count: number;
 }
 
-/** log(1 + e^x) without overflow. */
-export const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-export const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+/** σ and log(1 + e^x) = −log σ(−x), overflow-free: the float64 reference kernels' own definitions. */
+export const sigmoid = reference.sigmoid;
+export const softplus = (x: number): number => -reference.logSigmoid(-x);
 
 /**
  * 'ce':  L = -mean_k log p(label_k | prefix), so dL/dlogp = -1/n on each label row.
