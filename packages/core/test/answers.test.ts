@@ -1,7 +1,7 @@
 // Hand-written cases for each extraction and normalisation rule and each kind of equivalence.
 import { describe, expect, it } from 'vitest';
 
-import { answersEqual, Budget, compareAnswers, cpuMillis, extractAnswer, findBoxed, normalizeAnswer, parseExpression, ParseError } from '../src/answers/index.js';
+import { answersEqual, Budget, compareAnswers, cpuMillis, extractAnswer, findBoxed, normalizeAnswer, parseExpression, ParseError, statedAnswer } from '../src/answers/index.js';
 
 const eq = (p: string, g: string, opts = {}) => answersEqual(p, g, opts);
 
@@ -41,6 +41,23 @@ describe('extractAnswer', () => {
     expect(extractAnswer('\\text{Evelyn}')).toBe('\\text{Evelyn}');
     expect(extractAnswer('I do not know how to solve this problem at all')).toBeNull();
     expect(extractAnswer('   ')).toBeNull();
+  });
+});
+
+describe('statedAnswer (no last-number fallback)', () => {
+  it('finds only answers a text states with a marker', () => {
+    // The grader reads the last number of an unmarked text; statedAnswer must not.
+    expect(extractAnswer('Step 1: 18 - 5 = 13')).toBe('13');
+    expect(statedAnswer('Step 1: 18 - 5 = 13')).toBeNull();
+    expect(statedAnswer('We have 3 apples and 4 pears.')).toBeNull();
+    expect(statedAnswer('The answer is 13')).toBe('13');
+    expect(statedAnswer('so #### 1,234')).toBe('1,234');
+    expect(statedAnswer('hence $\\boxed{\\frac12}$')).toBe('\\frac12');
+    expect(statedAnswer('The final answer is $7$. I hope it is correct.')).toBe('7');
+    expect(statedAnswer('Answer: -2')).toBe('-2');
+  });
+  it('agrees with extractAnswer whenever a marker is present', () => {
+    for (const t of ['The answer is 5', 'x #### 12', '\\boxed{3} and \\boxed{4}', 'Final Answer: 2/3']) expect(statedAnswer(t)).toBe(extractAnswer(t));
   });
 });
 

@@ -77,6 +77,7 @@ describe('evaluate (scripted policy)', () => {
       return { answer: m ? m[1] : null, correct: m !== null && m[1] === p.answer };
     },
     same: (x, y) => Number(x) === Number(y),
+    finished: (_p, steps) => /answer is \d+/.test(steps.at(-1) ?? ''),
   };
   // The scripted policy ignores the problem: one cursor cycles 1, 2, 2, 1, 2, 2, … across all calls.
   const policy = () =>

@@ -64,9 +64,12 @@ export async function rollouts(policy: Policy, judge: Judge, starts: readonly St
   return out;
 }
 
-/** A prefix whose last step already gives an answer needs no rollout (it is its own outcome). */
+/**
+ * A prefix whose last step states the final answer needs no rollout (it is its own outcome). Not
+ * `judge(...).answer !== null`: the grader reads the last number of any text, so every prefix would end there.
+ */
 function endsSolution(judge: Judge, s: Start): boolean {
-  return s.prefix.length > 0 && judge.judge(s.problem, s.prefix).answer !== null;
+  return judge.finished(s.problem, s.prefix);
 }
 
 /**

@@ -2,7 +2,7 @@
  * The standard Judge: the grader of @stepwise/core decides both the final answer of a solution and whether
  * two answers are the same (for voting), so every label and every evaluation use one definition.
  */
-import { answersEqual, extractAnswer, type GradeOptions } from '@stepwise/core';
+import { answersEqual, extractAnswer, statedAnswer, type GradeOptions } from '@stepwise/core';
 
 import type { Judge } from './policy.js';
 
@@ -13,5 +13,6 @@ export function answerJudge(opts: GradeOptions = {}): Judge {
       return { answer, correct: answer !== null && answersEqual(answer, problem.answer, opts) };
     },
     same: (a, b) => answersEqual(a, b, opts),
+    finished: (_problem, steps) => steps.length > 0 && statedAnswer(steps[steps.length - 1]) !== null,
   };
 }

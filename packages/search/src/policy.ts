@@ -55,6 +55,12 @@ export interface Judge {
   judge(problem: Problem, steps: readonly string[]): { answer: string | null; correct: boolean };
   /** Are two extracted answers the same (used to cluster answers for voting)? */
   same(a: string, b: string): boolean;
+  /**
+   * Does the last step STATE a final answer (so the solution is finished)? `judge` reads any complete
+   * solution, falling back to its last number; that fallback must not make an unfinished prefix such as
+   * "Step 1: 18 - 5 = 13" look finished, or rollouts from it would stop before generating anything.
+   */
+  finished(problem: Problem, steps: readonly string[]): boolean;
 }
 
 /** Progress reported by long searches (the CLI shows it; tests count it). */

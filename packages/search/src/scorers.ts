@@ -40,7 +40,8 @@ export class MonteCarloScorer implements StepScorer {
     const values: number[] = [];
     for (let k = 0; k < steps.length; k++) {
       const prefix = steps.slice(0, k + 1);
-      if (k === steps.length - 1 && this.judge.judge(problem, prefix).answer !== null) {
+      // A prefix that states its final answer is its own outcome; any other prefix is rolled out.
+      if (k === steps.length - 1 && this.judge.finished(problem, prefix)) {
         values.push(this.judge.judge(problem, prefix).correct ? 1 : 0);
         continue;
       }

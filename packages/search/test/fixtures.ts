@@ -12,6 +12,7 @@ export const judge: Judge = {
     return { answer, correct: answer !== null && Number(answer) === Number(p.answer) };
   },
   same: (a, b) => Number(a) === Number(b),
+  finished: (_p, steps) => /answer is -?\d+/.test(steps[steps.length - 1] ?? ''),
 };
 
 export const step = (text: string, logprobs: number[], terminal = false): ScriptedStep => ({ text, logprobs, terminal });

@@ -7,6 +7,7 @@ import {
   ScriptedPolicy,
   SearchConfigError,
   aggregate,
+  answerJudge,
   prunedSearch,
   sampleSolutions,
   scoreTreeNodes,
@@ -103,6 +104,18 @@ describe('step scorers', () => {
     const hard = new MonteCarloScorer(branchy(), judge, { rollouts: 3, label: 'hard' });
     expect((await hard.score(problem, ['ok', 'bad: The answer is 41']))).toEqual([1, 0]);
     expect(soft.name).toBe('mc:n=3:soft');
+  });
+
+  it('rolls out a prefix that only ends in a number, with the real grader as judge', async () => {
+    // The grader reads "13" from "Step 1: 18 - 5 = 13" (last-number fallback); the prefix is still unfinished.
+    const real = answerJudge();
+    const p = { ...problem, answer: '19' };
+    const policy = new ScriptedPolicy((steps) => (steps.length === 1 ? [step('Step 2: 13 + 6 = 19', [-1])] : [step('The answer is 19', [-1], true)]));
+    expect(real.finished(p, ['Step 1: 18 - 5 = 13'])).toBe(false);
+    expect(real.finished(p, ['Step 1: 18 - 5 = 13', 'Step 2: 13 + 6 = 19', 'The answer is 19'])).toBe(true);
+    expect(real.finished(p, [])).toBe(false);
+    const mc = new MonteCarloScorer(policy, real, { rollouts: 2, seed: 0 });
+    expect(await mc.score(p, ['Step 1: 18 - 5 = 13'])).toEqual([1]);
   });
 
   it('outcome labels give every step the solution correctness (N = 1)', async () => {

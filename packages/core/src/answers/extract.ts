@@ -198,11 +198,20 @@ function cutAtHope(s: string): string {
   return k >= 0 ? s.slice(0, k) : s;
 }
 
+export interface ExtractOptions {
+  /**
+   * When no answer marker is found, fall back to the text itself, its last math span or its last number
+   * (rule 5). Default true: graders read unmarked answers of complete solutions that way. Pass false to ask
+   * whether a text STATES a final answer; "Step 1: 18 - 5 = 13" has none, though its last number reads as one.
+   */
+  lastNumberFallback?: boolean;
+}
+
 /**
  * The final answer of a completion, or null. The result is still raw LaTeX: normalise it with
  * normalizeAnswer before comparing.
  */
-export function extractAnswer(completion: string): string | null {
+export function extractAnswer(completion: string, opts: ExtractOptions = {}): string | null {
   const text = fixDoubleEscapes(completion);
   // 1. GSM8K reference format.
   const gsm = [...text.matchAll(/####\s*([^\n]+)/g)];
@@ -234,5 +243,10 @@ export function extractAnswer(completion: string): string | null {
     if (got !== null) return got;
   }
   // 5. The text itself, its last math span, or its last number.
-  return fromText(text);
+  return opts.lastNumberFallback === false ? null : fromText(text);
+}
+
+/** The answer a text states explicitly (####, "final answer is", \boxed, "answer is" / "Answer:"), or null. */
+export function statedAnswer(completion: string): string | null {
+  return extractAnswer(completion, { lastNumberFallback: false });
 }
