@@ -60,12 +60,18 @@ void Model<T>::check_batch(const Batch& b) const {
   auto bad = [](const std::string& m, const char* code = "ERR_ARGUMENT") { throw InputError(m, code); };
   if (b.num_seqs <= 0) bad("batch: expected at least one sequence");
   if (b.offsets[0] != 0) bad("offsets[0]: expected 0");
+  std::vector<int64_t> chain(size_t(b.num_seqs));  // tokens of the segment and all its ancestors
   for (int64_t s = 0; s < b.num_seqs; ++s) {
     const int64_t len = b.offsets[s + 1] - b.offsets[s];
     if (len < 1) bad("sequence " + std::to_string(s) + ": expected at least one token");
-    if (len > cfg.max_seq_len)
-      bad("sequence " + std::to_string(s) + ": length " + std::to_string(len) + " exceeds maxSeqLen " +
-              std::to_string(cfg.max_seq_len),
+    const int32_t p = b.parents ? b.parents[s] : -1;
+    if (p < -1 || p >= s)
+      bad("parents[" + std::to_string(s) + "]: expected -1 or an earlier sequence in [0, " + std::to_string(s) +
+          "), got " + std::to_string(p));
+    chain[s] = len + (p >= 0 ? chain[p] : 0);
+    if (chain[s] > cfg.max_seq_len)
+      bad("sequence " + std::to_string(s) + ": length " + std::to_string(chain[s]) +
+              (p >= 0 ? " (with its ancestors)" : "") + " exceeds maxSeqLen " + std::to_string(cfg.max_seq_len),
           "ERR_SEQ_TOO_LONG");
   }
   if (b.num_steps < 0) bad("numSteps: expected >= 0");
@@ -133,7 +139,8 @@ void Model<T>::run_layers() {
     linear_forward<T>(a.v, a.xn1, P + o.wv, o.bv >= 0 ? P + o.bv : nullptr, n, D, KV, false);
     rope_apply<T>(a.q, n, cfg.num_heads, cfg.hd(), pos_.data(), cos_.data(), sin_.data(), false);
     rope_apply<T>(a.k, n, cfg.num_kv_heads, cfg.hd(), pos_.data(), cos_.data(), sin_.data(), false);
-    attention_forward<T>(a.att, a.alse, a.q, a.k, a.v, offsets_.data(), int64_t(offsets_.size()) - 1, sh);
+    attention_forward<T>(a.att, a.alse, a.q, a.k, a.v, offsets_.data(), int64_t(offsets_.size()) - 1, sh,
+                         parents_.empty() ? nullptr : parents_.data());
     std::copy_n(a.res, n * D, a.mid);
     linear_forward<T>(a.mid, a.att, P + o.wo, nullptr, n, Q, D, true);
     rmsnorm_forward<T>(a.xn2, a.rstd2, a.mid, P + o.ln2, n, D, cfg.rms_norm_eps);
@@ -159,9 +166,17 @@ void Model<T>::forward(const Batch& b) {
     steps_[t] = b.step_index ? b.step_index[t] : -1;
   }
   offsets_.assign(b.offsets, b.offsets + b.num_seqs + 1);
+  parents_.clear();
+  if (b.parents && std::any_of(b.parents, b.parents + b.num_seqs, [](int32_t p) { return p >= 0; }))
+    parents_.assign(b.parents, b.parents + b.num_seqs);
+  // RoPE positions restart at 0 in a root and continue after the ancestors' tokens in a child segment.
+  std::vector<int64_t> start(size_t(b.num_seqs), 0);
   pos_.resize(size_t(n));
-  for (int64_t s = 0; s < b.num_seqs; ++s)
-    for (int64_t t = offsets_[s]; t < offsets_[s + 1]; ++t) pos_[t] = int32_t(t - offsets_[s]);
+  for (int64_t s = 0; s < b.num_seqs; ++s) {
+    const int32_t p = parents_.empty() ? -1 : parents_[s];
+    if (p >= 0) start[s] = start[p] + offsets_[p + 1] - offsets_[p];
+    for (int64_t t = offsets_[s]; t < offsets_[s + 1]; ++t) pos_[t] = int32_t(start[s] + t - offsets_[s]);
+  }
   n_ = n;
   num_steps_ = b.num_steps;
   carve(n);
@@ -202,7 +217,7 @@ void Model<T>::backward(const T* grad_token, const T* grad_step) {
     rmsnorm_backward<T>(dres_, G + o.ln2, dxn_, a.mid, P + o.ln2, a.rstd2, n, D, true);
     linear_backward<T>(datt_, G + o.wo, nullptr, dres_, a.att, P + o.wo, n, Q, D, false);
     attention_backward<T>(dq_, dk_, dv_, datt_, a.att, a.alse, a.q, a.k, a.v, offsets_.data(),
-                          int64_t(offsets_.size()) - 1, sh);
+                          int64_t(offsets_.size()) - 1, sh, parents_.empty() ? nullptr : parents_.data());
     rope_apply<T>(dq_, n, cfg.num_heads, cfg.hd(), pos_.data(), cos_.data(), sin_.data(), true);
     rope_apply<T>(dk_, n, cfg.num_kv_heads, cfg.hd(), pos_.data(), cos_.data(), sin_.data(), true);
     linear_backward<T>(dxn_, G + o.wq, o.bq >= 0 ? G + o.bq : nullptr, dq_, a.xn1, P + o.wq, n, D, Q, false);

@@ -17,7 +17,10 @@ struct InputError : std::invalid_argument {
   InputError(const std::string& msg, std::string c = "ERR_ARGUMENT") : std::invalid_argument(msg), code(std::move(c)) {}
 };
 
-// A packed batch: sequence s is rows [offsets[s], offsets[s+1]) of tokens/targets/step_index.
+// A packed batch: sequence (segment) s is rows [offsets[s], offsets[s+1]) of tokens/targets/step_index.
+// parents (nullptr = all -1) makes it a forest of segments: parents[s] = -1 (a root) or an earlier segment p < s
+// that s continues: s attends to all of p's tokens (and p's ancestors') and its RoPE positions start at the
+// ancestors' total length (ops.h attention_forward). The ancestors + s must fit in max_seq_len.
 // targets[t] = the token whose log-prob is wanted at row t (usually the next token), -1 = none.
 // step_index[t] in [-1, num_steps), -1 = in no step; must be -1 where targets[t] < 0. nullptr = all -1.
 struct Batch {
@@ -25,6 +28,7 @@ struct Batch {
   const int32_t* targets = nullptr;
   const int32_t* step_index = nullptr;
   const int64_t* offsets = nullptr;
+  const int32_t* parents = nullptr;
   int64_t num_seqs = 0;
   int64_t num_steps = 0;
   int64_t num_tokens() const { return offsets[num_seqs]; }
@@ -75,6 +79,7 @@ class Model {
   T *dres_, *dxn_, *dq_, *dk_, *dv_, *datt_, *dhb_, *dgate_, *dup_;
   std::vector<int32_t> tokens_, targets_, steps_, pos_;
   std::vector<int64_t> offsets_;
+  std::vector<int32_t> parents_;  // empty = every segment a root (the plain packed path)
   int64_t n_ = 0, num_steps_ = 0, capacity_ = -1;
   uint64_t forward_id_ = 0;
   std::vector<T> logp_, step_sum_, head_lse_;

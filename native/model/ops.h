@@ -42,20 +42,24 @@ void swiglu_forward(T* h, const T* g, const T* u, int64_t count);
 template <typename T>
 void swiglu_backward(T* dg, T* du, const T* dh, const T* g, const T* u, int64_t count);
 
-// Causal grouped-query attention over packed sequences: sequence s covers rows [offsets[s], offsets[s+1]),
-// and a token attends only to earlier tokens of its own sequence. q [n, H*hd], k/v [n, Hkv*hd] (RoPE applied),
-// out [n, H*hd], lse [n, H] saved (softmax log-sum-exp) so the backward recomputes probabilities instead of
-// storing the n x n matrix.
+// Causal grouped-query attention over packed segments: segment s covers rows [offsets[s], offsets[s+1]).
+// parents (nullptr = every segment a root) makes the segments a forest: parents[s] = -1 (root) or an EARLIER
+// segment, and a token of s attends to every token of its ancestors (parent, grandparent, ...) and causally to
+// the earlier tokens of s; it never sees a sibling. A step pair packs as [prefix][chosen][rejected] with both
+// completions children of the prefix, so the prefix is computed once. q [n, H*hd], k/v [n, Hkv*hd] (RoPE
+// applied with positions that continue after the ancestors), out [n, H*hd], lse [n, H] saved (softmax
+// log-sum-exp) so the backward recomputes probabilities instead of storing the n x n matrix.
 struct AttnShape {
   int64_t heads, kv_heads, hd;
 };
 template <typename T>
 void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const int64_t* offsets, int64_t nseq,
-                       AttnShape s);
-// dq, dk, dv are overwritten.
+                       AttnShape s, const int32_t* parents = nullptr);
+// dq, dk, dv are overwritten; a prefix's dk / dv sum the contributions of all its descendants.
 template <typename T>
 void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* lse, const T* q, const T* k,
-                        const T* v, const int64_t* offsets, int64_t nseq, AttnShape s);
+                        const T* v, const int64_t* offsets, int64_t nseq, AttnShape s,
+                        const int32_t* parents = nullptr);
 
 // The output head on hidden rows, chunked so [n, V] logits are never stored whole. Token t with target < 0 is
 // ignored (logp 0, grad 0); step_index[t] in [-1, num_steps) adds its logp to step_sum (nullptr = no steps).

@@ -39,7 +39,7 @@ model::ModelConfig read_config(Napi::Env env, Napi::Value v) {
 
 // Copies the packed batch on the JS thread (JS may mutate its arrays while the job runs).
 struct BatchData {
-  std::vector<int32_t> tokens, targets, steps;
+  std::vector<int32_t> tokens, targets, steps, parents;
   std::vector<int64_t> offsets;
   int64_t num_steps = 0;
   model::Batch view() const {
@@ -48,6 +48,7 @@ struct BatchData {
     b.targets = targets.empty() ? nullptr : targets.data();
     b.step_index = steps.empty() ? nullptr : steps.data();
     b.offsets = offsets.data();
+    b.parents = parents.empty() ? nullptr : parents.data();
     b.num_seqs = int64_t(offsets.size()) - 1;
     b.num_steps = num_steps;
     return b;
@@ -74,6 +75,14 @@ BatchData read_batch(Napi::Env env, const Napi::CallbackInfo& info) {
   if (!b.steps.empty() && b.steps.size() != n)
     throw_coded(env, "stepIndex: expected the same length as tokens", "ERR_ARGUMENT");
   b.offsets.assign(off.begin(), off.end());
+  // Optional segment parents (model.h Batch): one per sequence; their values are checked by Model::check_batch.
+  if (info.Length() > 5 && !info[5].IsNull() && !info[5].IsUndefined()) {
+    b.parents = read_i32(env, info[5], "parents");
+    if (b.parents.size() + 1 != off.size())
+      throw_coded(env, "parents: expected one entry per sequence (" + std::to_string(off.size() - 1) + "), got " +
+                           std::to_string(b.parents.size()),
+                  "ERR_ARGUMENT");
+  }
   return b;
 }
 
@@ -230,7 +239,8 @@ Napi::Value ModelWrap::Tensors(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// forward(tokens, targets | null, stepIndex | null, offsets, numSteps) -> Promise<{tokenLogp, stepSum, forwardId}>
+// forward(tokens, targets | null, stepIndex | null, offsets, numSteps, parents | null)
+//   -> Promise<{tokenLogp, stepSum, forwardId}>
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (engine->disposed) throw_coded(env, "model.forward: used after dispose()", "ERR_DISPOSED");
@@ -238,7 +248,7 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   return job->Queue_();
 }
 
-// logits(tokens, null, null, offsets, 0) -> Promise<{logits, tokenLogp, stepSum, forwardId}>
+// logits(tokens, null, null, offsets, 0, parents | null) -> Promise<{logits, tokenLogp, stepSum, forwardId}>
 Napi::Value ModelWrap::Logits(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (engine->disposed) throw_coded(env, "model.logits: used after dispose()", "ERR_DISPOSED");

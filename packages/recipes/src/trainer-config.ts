@@ -46,6 +46,12 @@ export interface TrainerConfig {
   evalEvery: number;
   /** Reference log-probs are computed in fixed chunks of this many pairs (each chunk is one cached write). */
   refChunk: number;
+  /**
+   * Preference objectives: compute each pair's shared prefix (prompt + earlier steps) once in the policy's
+   * forward/backward and the reference forward (packages/train shared-prefix.ts). Same numbers to float32
+   * rounding, fewer tokens computed; false = both full sequences of every pair.
+   */
+  sharePrefix: boolean;
 }
 
 export const TRAINER_DEFAULTS: TrainerConfig = {
@@ -68,6 +74,7 @@ export const TRAINER_DEFAULTS: TrainerConfig = {
   checkpointEvery: 10,
   evalEvery: 0,
   refChunk: 64,
+  sharePrefix: true,
 };
 
 const num = (field: string, v: unknown, ok: (x: number) => boolean, expected: string): number => {
@@ -75,6 +82,10 @@ const num = (field: string, v: unknown, ok: (x: number) => boolean, expected: st
   return v;
 };
 const int = (field: string, v: unknown, min: number): number => num(field, v, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
+const bool = (field: string, v: unknown): boolean => {
+  if (typeof v !== 'boolean') throw new ConfigError(field, 'true or false', v);
+  return v;
+};
 const oneOf = <T extends string>(field: string, v: unknown, allowed: readonly T[]): T => {
   if (typeof v !== 'string' || !allowed.includes(v as T)) throw new ConfigError(field, allowed.map((a) => `'${a}'`).join(' | '), v);
   return v as T;
@@ -106,5 +117,6 @@ export function resolveTrainerConfig(partial: Partial<TrainerConfig>, path = 'tr
     checkpointEvery: int(f('checkpointEvery'), c.checkpointEvery, 0),
     evalEvery: int(f('evalEvery'), c.evalEvery, 0),
     refChunk: int(f('refChunk'), c.refChunk, 1),
+    sharePrefix: bool(f('sharePrefix'), c.sharePrefix),
   };
 }

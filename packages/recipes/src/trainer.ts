@@ -19,7 +19,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, JsonlWriter, readJsonl, Rng, writeFileAtomic, writeJsonAtomic, type PreferencePair, type Tokenizer } from '@stepwise/core';
 import { loadModel, loadOptimizer, lrSchedule, maskedCrossEntropy, type Model, Optimizer, saveModel, saveOptimizer } from '@stepwise/native';
-import { buildPairBatch, fixedMarginDpoLoss, pairLoss, refLogpsFromTokens, referenceInputs, RefLogpCache, toForwardBatch, type LossResult, type PairLoss } from '@stepwise/train';
+import { buildPairBatch, fixedMarginDpoLoss, forwardPairs, pairLoss, refLogpsFromTokens, referenceInputs, RefLogpCache, type LossResult, type PairLoss } from '@stepwise/train';
 import { StageError } from './errors.js';
 import { forTraining, packSft, type SftExample } from './examples.js';
 import type { TrainerConfig } from './trainer-config.js';
@@ -34,6 +34,8 @@ export interface StepMetrics {
   gradNorm: number;
   examples: number;
   tokens: number;
+  /** Positions the policy forward computed (all of them for SFT; preference: a shared prefix counts once). */
+  forwardTokens: number;
   /** Wall-clock dependent: excluded when comparing runs. */
   tokensPerS: number;
   /** Preference objectives: mean over the step's pairs (packages/train's metric names). */
@@ -164,7 +166,8 @@ async function trimMetrics(path: string, stage: string, fromStep: number): Promi
 /** Reference completion log-probs of every pair, computed chunk by chunk with the frozen initial model. */
 async function referenceLogps(ref: Model, tokenizer: Tokenizer, pairs: readonly PreferencePair[], c: TrainerConfig, dir: string, initDir: string) {
   const perToken = c.objective === 'full-step-dpo';
-  const context = `ref=${initDir}|tok=${tokenizer.name}|perToken=${perToken}`;
+  // sharePrefix is part of the key: the two packings agree only to float32 rounding.
+  const context = `ref=${initDir}|tok=${tokenizer.name}|perToken=${perToken}${c.sharePrefix ? '|sharePrefix' : ''}`;
   const cache = await RefLogpCache.open(join(dir, 'ref-logps.jsonl'), { context, perToken });
   try {
     const all = [];
@@ -173,8 +176,8 @@ async function referenceLogps(ref: Model, tokenizer: Tokenizer, pairs: readonly 
       all.push(
         ...(await cache.ensure(chunk, async (missing) => {
           const b = buildPairBatch(tokenizer, missing);
-          const out = await ref.forward(toForwardBatch(b, 'sequence'));
-          return refLogpsFromTokens(b, out.tokenLogp, perToken);
+          const f = await forwardPairs(ref, b, { sharePrefix: c.sharePrefix });
+          return refLogpsFromTokens(b, f.tokenLogps, perToken);
         })),
       );
     }
@@ -239,6 +242,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const acc: Record<string, number> = {};
       let lossSum = 0;
       let tokens = 0;
+      let forwardTokens = 0;
       if (isSft) {
         const packed = micro.map((m) => packSft(o.tokenizer, m.map((i) => (o.data as readonly SftExample[])[i])));
         const stepTokens = packed.reduce((a, p) => a + p.mask.reduce((x, y) => x + y, 0), 0);
@@ -249,21 +253,23 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           await model.backward(out, { gradToken: ce.gradToken.map((g) => g * w) });
           lossSum += ce.loss * w;
           tokens += ce.count;
+          forwardTokens += p.tokens.length;
         }
       } else {
         for (const m of micro) {
           const batch = buildPairBatch(o.tokenizer, m.map((i) => pairs[i]));
           const { reference, refTokenLogps } = referenceInputs(batch, m.map((i) => refs[i]));
-          const out = await model.forward(toForwardBatch(batch, 'sequence'));
-          const r: LossResult = loss!({ batch, tokenLogps: out.tokenLogp, sums: out.stepSum, reference, refTokenLogps });
+          const f = await forwardPairs(model, batch, { sharePrefix: c.sharePrefix });
+          const r: LossResult = loss!({ batch, tokenLogps: f.tokenLogps, sums: f.sums, reference, refTokenLogps });
           const w = m.length / stepExamplesCount; // pair-weighted mean over the whole step
-          await model.backward(out, {
+          await f.backward({
             ...(r.gradToken ? { gradToken: Float64Array.from(r.gradToken, (g) => g * w) } : {}),
             ...(r.gradStep ? { gradStep: Float64Array.from(r.gradStep, (g) => g * w) } : {}),
           });
           lossSum += r.loss * w;
           add(acc, r.metrics, w);
           tokens += batch.completionTokens.reduce((a, x) => a + x, 0);
+          forwardTokens += f.layout.forward.tokens.length;
         }
       }
       const info = await opt.step(schedule(s));
@@ -278,6 +284,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         gradNorm: info.gradNorm,
         examples: stepExamplesCount,
         tokens,
+        forwardTokens,
         tokensPerS: tokens / ((performance.now() - t0) / 1000),
       };
       for (const k of ['rewardAccuracy', 'chosenReward', 'rejectedReward', 'rewardMargin', 'meanMargin'] as const) if (acc[k] !== undefined) row[k] = acc[k];

@@ -17,8 +17,8 @@
  * more than one is an error, as in Step-DPO's trainer.
  *
  * Shared prefix. Both sequences of a pair start with the same text, so their first `sharedPrefix[p]` input
- * ids are identical and (attention being causal) so are all hidden states there: a forward could compute
- * those positions once and fork the KV cache — the engine may exploit it. Log-probs at positions below
+ * ids are identical and (attention being causal) so are all hidden states there: pairForwardLayout
+ * (shared-prefix.ts) computes those positions once, as a segment both sides continue. Log-probs at positions below
  * sharedPrefix[p] − 1 are identical too; at sharedPrefix[p] − 1 the targets already differ.
  */
 import { alignSteps, type AlignOptions, type PreferencePair, type Tokenizer } from '@stepwise/core';
@@ -188,6 +188,11 @@ export interface ForwardBatch {
   /** Per position: the sum (of the forward's stepSum) that includes it; −1 = none. */
   stepIndex: Int32Array;
   numSteps: number;
+  /**
+   * Segment tree (the engine's Batch.parents): sequence s continues sequence parents[s] (−1 = a root). Set only
+   * by pairForwardLayout's shared-prefix packing (shared-prefix.ts); absent = plain packed sequences.
+   */
+  parents?: Int32Array;
 }
 
 /**

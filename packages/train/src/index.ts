@@ -4,3 +4,4 @@ export * from './losses/index.js';
 export * from './batch.js';
 export * from './ref-cache.js';
 export * from './step.js';
+export * from './shared-prefix.js';

@@ -4,7 +4,7 @@
  * The model is typed structurally so this package does not depend on the engine's build; the engine's
  * `Model` fits (forward(batch) → { tokenLogp, stepSum }, backward(out, { gradToken, gradStep })).
  */
-import { toForwardBatch, type ForwardBatch, type PairBatch } from './batch.js';
+import type { ForwardBatch, PairBatch } from './batch.js';
 import { ArgumentError } from './errors.js';
 import { dpoLoss, ipoLoss, sppdLoss, stepDpoLoss, type DpoOptions, type IpoOptions, type SppdOptions } from './losses/dpo.js';
 import { fullStepDpoLoss, type FullStepDpoOptions } from './losses/full-step-dpo.js';
@@ -12,6 +12,7 @@ import type { LossResult } from './losses/common.js';
 import type { FloatArray } from './losses/kernels.js';
 import { sftLoss } from './losses/sft.js';
 import { referenceInputs, type RefLogps } from './ref-cache.js';
+import { forwardPairs, type PairForwardOptions } from './shared-prefix.js';
 
 export interface ForwardOutputLike {
   /** Per packed position: log p(target). */
@@ -74,12 +75,16 @@ export function pairLoss(kind: string, options?: object): PairLoss {
   }
 }
 
-/** forward → loss → backward for one batch; returns the loss result (the caller steps the optimiser). */
-export async function preferenceStep<O extends ForwardOutputLike>(model: TrainableModel<O>, batch: PairBatch, refs: readonly RefLogps[], loss: PairLoss): Promise<LossResult> {
+/**
+ * forward → loss → backward for one batch; returns the loss result (the caller steps the optimiser). Each
+ * pair's shared prefix is computed once unless `options.sharePrefix` is false (shared-prefix.ts); the loss sees
+ * per-position log-probs and per-sequence sums in the PairBatch's layout either way.
+ */
+export async function preferenceStep<O extends ForwardOutputLike>(model: TrainableModel<O>, batch: PairBatch, refs: readonly RefLogps[], loss: PairLoss, options: Pick<PairForwardOptions, 'sharePrefix'> = {}): Promise<LossResult> {
   const { reference, refTokenLogps } = referenceInputs(batch, refs);
-  const out = await model.forward(toForwardBatch(batch, 'sequence'));
-  if (out.stepSum.length !== batch.completionTokens.length) throw new ArgumentError('model.forward', `stepSum of length ${batch.completionTokens.length}`, `${out.stepSum.length}`);
-  const result = loss({ batch, tokenLogps: out.tokenLogp, sums: out.stepSum, reference, refTokenLogps });
-  await model.backward(out, { ...(result.gradToken ? { gradToken: result.gradToken } : {}), ...(result.gradStep ? { gradStep: result.gradStep } : {}) });
+  const f = await forwardPairs(model, batch, { granularity: 'sequence', sharePrefix: options.sharePrefix });
+  if (f.sums.length !== batch.completionTokens.length) throw new ArgumentError('model.forward', `stepSum of length ${batch.completionTokens.length}`, `${f.sums.length}`);
+  const result = loss({ batch, tokenLogps: f.tokenLogps, sums: f.sums, reference, refTokenLogps });
+  await f.backward({ ...(result.gradToken ? { gradToken: result.gradToken } : {}), ...(result.gradStep ? { gradStep: result.gradStep } : {}) });
   return result;
 }

@@ -1,4 +1,11 @@
-/** Packed batches: several sequences concatenated, with next-token targets and per-token step indices. */
+/**
+ * Packed batches: several sequences concatenated, with next-token targets and per-token step indices.
+ *
+ * Segment trees. With `parents`, a sequence may continue an earlier one: parents[s] = p ≥ 0 makes sequence s
+ * attend to all of p's tokens (and p's ancestors') before its own, with RoPE positions continuing after them,
+ * so [prefix][chosen][rejected] with parents [-1, 0, 0] scores prefix+chosen and prefix+rejected while
+ * computing the prefix once (forward and backward). Siblings never see each other.
+ */
 import { ArgumentError } from '../errors.js';
 
 export type IntArrayLike = Int32Array | readonly number[];
@@ -17,6 +24,12 @@ export interface Batch {
   stepIndex?: IntArrayLike;
   /** Number of steps (length of stepSum). Default: max(stepIndex) + 1. */
   numSteps?: number;
+  /**
+   * One per sequence: -1 = a root (positions from 0, attends to itself only), or the index of an EARLIER
+   * sequence this one continues (it attends to that sequence and its ancestors). Default: all -1. An
+   * ancestors + own length above maxSeqLen is a SequenceTooLongError.
+   */
+  parents?: IntArrayLike;
 }
 
 export interface PackedBatch {
@@ -25,6 +38,8 @@ export interface PackedBatch {
   targets: Int32Array;
   stepIndex: Int32Array | null;
   numSteps: number;
+  /** null = every sequence a root (the plain packed path). */
+  parents: Int32Array | null;
 }
 
 const toI32 = (x: IntArrayLike, name: string): Int32Array => {
@@ -74,5 +89,15 @@ export function packBatch(b: Batch): PackedBatch {
     if (stepIndex) for (const s of stepIndex) numSteps = Math.max(numSteps, s + 1);
   }
   if (!Number.isInteger(numSteps) || numSteps < 0) throw new ArgumentError('batch.numSteps', 'a non-negative integer', String(numSteps));
-  return { tokens, offsets, targets, stepIndex, numSteps };
+  return { tokens, offsets, targets, stepIndex, numSteps, parents: checkParents(b.parents, offsets.length - 1) };
+}
+
+/** Validates segment parents (each -1 or an earlier sequence); null when absent or all roots. */
+function checkParents(parents: IntArrayLike | undefined, numSeqs: number): Int32Array | null {
+  if (parents === undefined) return null;
+  const p = toI32(parents, 'batch.parents');
+  if (p.length !== numSeqs) throw new ArgumentError('batch.parents', `one entry per sequence (${numSeqs})`, `length ${p.length}`);
+  for (let s = 0; s < numSeqs; s++)
+    if (p[s]! < -1 || p[s]! >= s) throw new ArgumentError(`batch.parents[${s}]`, `-1 or an earlier sequence in [0, ${s})`, String(p[s]));
+  return p.some((x) => x >= 0) ? p : null;
 }

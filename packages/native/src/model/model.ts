@@ -102,7 +102,7 @@ export class Model {
   async forward(batch: Batch): Promise<ForwardOutput> {
     this.assertLive('model.forward');
     const b = packBatch(batch);
-    const r = await callNative(() => this.handle.forward(b.tokens, b.targets, b.stepIndex, b.offsets, b.numSteps));
+    const r = await callNative(() => this.handle.forward(b.tokens, b.targets, b.stepIndex, b.offsets, b.numSteps, b.parents));
     return { tokenLogp: r.tokenLogp, stepSum: r.stepSum, forwardId: r.forwardId, batch: b };
   }
 
@@ -110,7 +110,7 @@ export class Model {
   async logits(batch: Batch): Promise<FloatArray> {
     this.assertLive('model.logits');
     const b = packBatch(batch);
-    const r = await callNative(() => this.handle.logits(b.tokens, b.targets, b.stepIndex, b.offsets, b.numSteps));
+    const r = await callNative(() => this.handle.logits(b.tokens, b.targets, b.stepIndex, b.offsets, b.numSteps, b.parents));
     return r.logits as FloatArray;
   }
 
