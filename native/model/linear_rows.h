@@ -4,9 +4,10 @@
 
 namespace stepwise::model {
 
-// Rows at or below which linear_forward<float> streams W instead of calling sgemm (measured with
-// native/tests/bench_decode.cc: the AVX2 path beats OpenBLAS up to 16 rows on d=256..688 layers).
-constexpr int64_t kStreamRowsAvx2 = 16;
+// Rows at or below which linear_forward<float> streams W instead of calling sgemm. Measured on the dev box (one
+// thread, 8 distinct d=256 x 688, 688 x 256 and 256 x 4096 weights so W comes from L3): at 4 and 8 rows the AVX2
+// path took 0.67-0.87 of OpenBLAS's time; at 16 rows it was on par or slower (1.2 vs 0.9 ms at 256 x 688).
+constexpr int64_t kStreamRowsAvx2 = 8;
 // Without AVX2 the portable dot loop only wins at very few rows (plain SSE2 dots vs OpenBLAS's FMA kernels).
 constexpr int64_t kStreamRowsPortable = 4;
 
