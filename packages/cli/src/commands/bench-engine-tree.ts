@@ -23,6 +23,8 @@ import { KVCache, Model, type ModelConfig, type Sequence } from '@stepwise/nativ
 
 export interface TreeShape {
   name: string;
+  /** One line for the printed table. */
+  description: string;
   /** K: expansions. */
   expansions: number;
   /** C: children per expansion. */
@@ -60,6 +62,7 @@ export interface TreeComparison {
 
 export const SPPD_TREE: TreeShape = {
   name: 'sppd-K64-C2',
+  description: 'K=64 expansions x C=2 children of one 24-token step, prompt 128, 8 walkers per round',
   expansions: 64,
   children: 2,
   stepTokens: 24,
@@ -245,7 +248,16 @@ export async function benchGeneration(quick: boolean, log: (s: string) => void):
   log(describe(sppd.fork));
   log(describe(sppd.independent));
   out.push(sppd);
-  const levelsShape: TreeShape = { name: 'levels-64tok-C2-depth3', expansions: 7, children: 2, stepTokens: 64, promptTokens: 128, walkers: 4, maxDepth: 3 };
+  const levelsShape: TreeShape = {
+    name: 'levels-64tok-C2-depth3',
+    description: 'older shape: every node samples 64 tokens then forks into C=2, depth 3, one call per level, prompt 128',
+    expansions: 7,
+    children: 2,
+    stepTokens: 64,
+    promptTokens: 128,
+    walkers: 4,
+    maxDepth: 3,
+  };
   const levels = await compare((mode) => growLevels(model, mode, levelsShape.promptTokens), levelsShape, reps);
   log(describe(levels.fork));
   log(describe(levels.independent));
@@ -257,10 +269,7 @@ export async function benchGeneration(quick: boolean, log: (s: string) => void):
 export function printGeneration(cmp: TreeComparison[]): void {
   for (const c of cmp) {
     const s = c.shape;
-    console.log(
-      `generation: ${s.name} (K=${s.expansions} expansions x C=${s.children} children of ${s.stepTokens} tokens, prompt ${s.promptTokens}, ` +
-        `${s.walkers} walkers/round)`,
-    );
+    console.log(`generation: ${s.name} (${s.description})`);
     console.log('  mode          nodes  rounds  mean prefix  generated  computed   seconds   tok/s');
     for (const g of [c.fork, c.independent])
       console.log(
