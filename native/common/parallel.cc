@@ -28,8 +28,8 @@ class Pool {
   }
   int size() const { return size_; }
 
-  // Runs task(i) for i in [0, parts) with part 0 on the caller. One job at a time (serialised by run_mu_).
-  void run(int parts, const std::function<void(int)>& task) {
+  // Runs task(i, i + 1) for i in [0, parts) with part 0 on the caller. One job at a time (serialised by run_mu_).
+  void run(int parts, RangeFn task) {
     std::lock_guard<std::mutex> run_lock(run_mu_);
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -48,10 +48,10 @@ class Pool {
   }
 
  private:
-  void run_part(const std::function<void(int)>& task, int i) {
+  void run_part(RangeFn task, int i) {
     tls_in_parallel = true;
     try {
-      task(i);
+      task(i, i + 1);
     } catch (...) {
       std::lock_guard<std::mutex> lk(mu_);
       if (!error_) error_ = std::current_exception();
@@ -61,7 +61,7 @@ class Pool {
   void loop(int index) {
     uint64_t seen = 0;
     for (;;) {
-      const std::function<void(int)>* task;
+      const RangeFn* task;
       {
         std::unique_lock<std::mutex> lk(mu_);
         cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
@@ -80,7 +80,7 @@ class Pool {
   std::vector<std::thread> workers_;
   std::mutex mu_, run_mu_;
   std::condition_variable cv_, done_cv_;
-  const std::function<void(int)>* task_ = nullptr;
+  const RangeFn* task_ = nullptr;
   int parts_ = 0;
   int pending_ = 0;
   uint64_t generation_ = 0;
@@ -106,7 +106,7 @@ Pool& pool() {
 
 int num_threads() { return pool().size(); }
 
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+void parallel_for(int64_t n, int64_t grain, RangeFn fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   int64_t max_parts = (n + grain - 1) / grain;
@@ -115,10 +115,11 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     fn(0, n);
     return;
   }
-  pool().run(parts, [&](int i) {
+  const auto part = [&](int64_t i, int64_t) {
     int64_t b = n * i / parts, e = n * (i + 1) / parts;
     if (b < e) fn(b, e);
-  });
+  };
+  pool().run(parts, part);
 }
 
 }  // namespace stepwise

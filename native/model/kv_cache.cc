@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "cached_attention.h"
 #include "common/parallel.h"
 
 namespace stepwise::model {
@@ -142,32 +143,33 @@ void KVCache<T>::reserve(Seq& s, int64_t upto, const std::vector<int64_t>& in_ca
 
 template <typename T>
 void KVCache<T>::prefill(const std::vector<int64_t>& ids) {
-  std::vector<int64_t> upto;
-  for (int64_t id : ids) upto.push_back(int64_t(get(id).tokens.size()) - 1);
-  compute(ids, upto, nullptr);
+  upto_.clear();
+  for (int64_t id : ids) upto_.push_back(int64_t(get(id).tokens.size()) - 1);
+  compute(ids, upto_, nullptr);
 }
 
 template <typename T>
 void KVCache<T>::advance(const std::vector<int64_t>& ids, T* logits) {
-  std::vector<int64_t> upto;
+  upto_.clear();
   for (int64_t id : ids) {
     Seq& s = get(id);
     // The last token must be computed here to get its logits, even if an earlier advance already did.
     s.cached = std::min<int64_t>(s.cached, int64_t(s.tokens.size()) - 1);
-    upto.push_back(int64_t(s.tokens.size()));
+    upto_.push_back(int64_t(s.tokens.size()));
   }
-  compute(ids, upto, logits);
+  compute(ids, upto_, logits);
 }
 
 template <typename T>
 void KVCache<T>::compute(const std::vector<int64_t>& ids, const std::vector<int64_t>& upto, T* logits) {
   const ModelConfig& c = m_.cfg;
   const int64_t D = c.hidden_size, F = c.intermediate_size, Q = c.q_dim(), KV = kvd_, H = c.num_heads,
-                hd = c.hd(), group = H / c.num_kv_heads, B = int64_t(ids.size());
+                hd = c.hd(), B = int64_t(ids.size());
   for (size_t i = 0; i < ids.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (ids[i] == ids[j]) throw InputError("sequences: expected distinct ids, " + std::to_string(ids[i]) + " repeats");
-  std::vector<Seq*> seqs;
+  std::vector<Seq*>& seqs = call_seqs_;
+  seqs.clear();
   int64_t n = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
     Seq& s = get(ids[i]);
@@ -185,20 +187,19 @@ void KVCache<T>::compute(const std::vector<int64_t>& ids, const std::vector<int6
   };
   grow(x_, n * D), grow(xn_, n * D), grow(q_, n * Q), grow(kk_, n * KV), grow(vv_, n * KV), grow(att_, n * Q);
   grow(gate_, n * F), grow(up_, n * F), grow(hb_, n * F), grow(rstd_, n), grow(last_, B * D);
-  pos_.resize(size_t(n)), rows_seq_.resize(size_t(n));
-  std::vector<int64_t> last_row(size_t(B), -1);
+  pos_.resize(size_t(n)), rows_seq_.resize(size_t(n)), row_tables_.resize(size_t(n));
+  std::vector<int64_t>& last_row = last_row_;
+  last_row.assign(size_t(B), -1);
   int64_t r = 0;
   const T* P = m_.params.data();
   for (int64_t i = 0; i < B; ++i) {
     for (int64_t p = seqs[size_t(i)]->cached; p < upto[size_t(i)]; ++p, ++r) {
       pos_[size_t(r)] = int32_t(p), rows_seq_[size_t(r)] = int32_t(i);
+      row_tables_[size_t(r)] = seqs[size_t(i)]->blocks.data();
       std::copy_n(P + m_.layout.embed + int64_t(seqs[size_t(i)]->tokens[size_t(p)]) * D, D, x_.data() + r * D);
     }
     last_row[size_t(i)] = r - 1;
   }
-  int64_t max_pos = 0;
-  for (int64_t u : upto) max_pos = std::max(max_pos, u);
-  const T scale = T(1.0 / std::sqrt(double(hd)));
   for (int64_t l = 0; l < L_; ++l) {
     const LayerOffsets& o = m_.layout.layers[size_t(l)];
     rmsnorm_forward<T>(xn_.data(), rstd_.data(), x_.data(), P + o.ln1, n, D, c.rms_norm_eps);
@@ -214,27 +215,8 @@ void KVCache<T>::compute(const std::vector<int64_t>& ids, const std::vector<int6
       std::copy_n(kk_.data() + row * KV, KV, kslot(blk, l) + (p % bs_) * KV);
       std::copy_n(vv_.data() + row * KV, KV, vslot(blk, l) + (p % bs_) * KV);
     }
-    parallel_for(n * H, 4, [&](int64_t i0, int64_t i1) {
-      std::vector<T> sc(static_cast<size_t>(max_pos));  // one per thread range
-      for (int64_t item = i0; item < i1; ++item) {
-        const int64_t row = item / H, h = item % H, kvh = h / group, p = pos_[size_t(row)];
-        const Seq& s = *seqs[size_t(rows_seq_[size_t(row)])];
-        const T* qr = q_.data() + row * Q + h * hd;
-        T m = -INFINITY;
-        for (int64_t j = 0; j <= p; ++j) {
-          const T* kj = kslot(s.blocks[size_t(j / bs_)], l) + (j % bs_) * KV + kvh * hd;
-          sc[size_t(j)] = dot8(qr, kj, hd) * scale;
-          m = std::max(m, sc[size_t(j)]);
-        }
-        T sum = 0;
-        for (int64_t j = 0; j <= p; ++j) sum += (sc[size_t(j)] = std::exp(sc[size_t(j)] - m));
-        T* out = att_.data() + row * Q + h * hd;
-        std::fill(out, out + hd, T(0));
-        for (int64_t j = 0; j <= p; ++j) {
-          axpy(out, sc[size_t(j)] / sum, vslot(s.blocks[size_t(j / bs_)], l) + (j % bs_) * KV + kvh * hd, hd);
-        }
-      }
-    });
+    const KVPool<T> pool{kslot(0, l), vslot(0, l), L_ * bs_ * KV, bs_, KV, c.max_seq_len};
+    cached_attention<T>(att_.data(), q_.data(), n, pos_.data(), row_tables_.data(), pool, AttnShape{H, c.num_kv_heads, hd});
     linear_forward<T>(x_.data(), att_.data(), P + o.wo, nullptr, n, Q, D, true);
     rmsnorm_forward<T>(xn_.data(), rstd_.data(), x_.data(), P + o.ln2, n, D, c.rms_norm_eps);
     linear_forward<T>(gate_.data(), xn_.data(), P + o.wgate, nullptr, n, D, F, false);

@@ -90,6 +90,10 @@ class KVCache {
   std::vector<int32_t> sample_idx_;
   std::vector<double> sample_p_;
   std::vector<int32_t> pos_, rows_seq_;
+  std::vector<const int32_t*> row_tables_;
+  // Per-call bookkeeping of prefill/advance/compute, kept so a decode step does not allocate.
+  std::vector<int64_t> upto_, last_row_;
+  std::vector<Seq*> call_seqs_;  // block table of each computed row's sequence
 };
 
 }  // namespace stepwise::model
