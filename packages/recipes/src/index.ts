@@ -11,6 +11,8 @@ export * from './pair-rules.js';
 export * from './prm-values.js';
 export * from './eval-report.js';
 export * from './pipeline.js';
+export * from './all-recipes.js';
+export * from './compare-report.js';
 export * from './progress.js';
 export * from './recipes/index.js';
 export * from './cli-args.js';
