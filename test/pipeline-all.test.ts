@@ -4,7 +4,8 @@
  * wrote its files, that each recipe's own search shaped its data (MCTS statistics for svpo, pruned-search
  * routes for sphere, the SBS protocol in svpo's eval), and that the combined report lists every recipe, has the
  * margin ablation and only paired differences consistent with their discordant counts. Accuracy is not
- * asserted: a 60-step base model solves a few percent.
+ * asserted: a 60-step base model solves a few percent, so the oracle finds no right step and the briefly
+ * trained PRM no value gap — those stages must then be marked "not trained", never silently skipped.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ const TINY = {
   task: { trainProblems: 24, testProblems: 16 },
   base: { steps: 60, warmupSteps: 6 },
   sample: { iterations: 8, walkers: 8 },
-  score: { prmSteps: 20 },
+  score: { prmSteps: 10 },
   eval: { samples: 2 },
 };
 
@@ -52,7 +53,16 @@ describe('stepwise pipeline --recipe all (tiny settings)', () => {
         for (const t of round.train) files.push(`ckpt/${t.name}/model.safetensors`, `eval/${t.name}.json`);
       });
       for (const f of files) expect(existsSync(join(dir, f)), `${c.recipe}/${f}`).toBe(true);
+      // A train stage without pairs is a copy of its input, marked in its checkpoint and in the report's label.
+      const labels: string[] = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).rows.map((x: { label: string }) => x.label);
+      for (const t of c.rounds.flatMap((round) => round.train)) {
+        const examples = manifest.stages[`train-${t.name}`].summary.examples;
+        expect(existsSync(join(dir, 'ckpt', t.name, 'untrained.json')), `${c.recipe} ${t.name}`).toBe(examples === 0);
+        expect(labels).toContain(examples === 0 ? `${t.label} (not trained: no pairs)` : t.label);
+      }
     }
+    // The recipes whose rules can find pairs with a weak policy did train on them.
+    for (const r of ['sppd', 'svpo', 'sphere', 'dpo']) expect(JSON.parse(readFileSync(join(out, r, 'manifest.json'), 'utf8')).stages[`train-${r === 'dpo' ? 'dpo' : r}`].summary.examples, r).toBeGreaterThan(0);
 
     // Each recipe's own search: MCTS statistics and Q-value pairs for svpo, routes for sphere.
     const svpoTrees = jsonl(join(out, 'svpo/scored.jsonl'));

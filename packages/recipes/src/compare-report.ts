@@ -12,6 +12,7 @@ import { readJsonl, writeFileAtomic, writeJsonAtomic, type PreferencePair } from
 import { accuracyBarsSvg, formatDifference, formatInterval, pairedDifference, type PairedComparison } from '@stepwise/eval';
 import type { PipelineConfig } from './config.js';
 import { describeScorer, type ModelEval } from './eval-report.js';
+import { UNTRAINED } from './pipeline.js';
 
 /** One recipe's run inside the `all` directory. */
 export interface RecipeRun {
@@ -81,6 +82,11 @@ export async function compareReport(runs: readonly RecipeRun[], out: { md: strin
   for (const r of done) {
     const [base, ...trained] = evals.get(r.config.recipe)!;
     for (const e of trained) {
+      if (existsSync(join(r.dir, 'ckpt', e.model, UNTRAINED))) {
+        // A copy of the stage's input (no pairs): not a model of its own, so not a comparison of its own.
+        table.push(`| ${r.config.recipe} | ${e.label} | ${describeScorer(r.config)} | ${formatInterval(e.accuracy.greedy)} | ${formatInterval(e.accuracy.maj)} | — | — |`);
+        continue;
+      }
       const g = pairedDifference(base.greedy, e.greedy);
       const m = pairedDifference(base.maj, e.maj);
       comparisons.push({ what: `${r.config.recipe} ${e.label} vs base`, metric: 'greedy', diff: g }, { what: `${r.config.recipe} ${e.label} vs base`, metric: 'maj', diff: m });

@@ -8,9 +8,9 @@
  * ckpt/<stage>/, metrics.jsonl, eval/<model>.json, report.md, report.json, plots/*.svg.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, rm } from 'node:fs/promises';
+import { cp, mkdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { readJsonl, RunDir, validateTree, type PreferencePair, type Tree } from '@stepwise/core';
+import { readJsonl, RunDir, validateTree, writeJsonAtomic, type PreferencePair, type Tree } from '@stepwise/core';
 import { trainBaseModel } from '@stepwise/backends';
 import { saveModel } from '@stepwise/native';
 import type { Level } from '@stepwise/tasks';
@@ -42,6 +42,9 @@ export interface PipelineOptions {
    */
   sharedBase?: string;
 }
+
+/** Marker in ckpt/<stage>/ of a train stage that had no pairs (its model is a copy of its input). */
+export const UNTRAINED = 'untrained.json';
 
 const suffix = (round: number) => (round === 1 ? '' : `-r${round}`);
 
@@ -122,7 +125,16 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
           const { records } = await readJsonl<PreferencePair>(need(`pairs${s}.jsonl`, `train-${st.name}`));
           const pairs = records.filter((p) => p.rule === RULE_OF[st.data]);
           const data = st.train.objective === 'sft' ? sftExamplesFromPairs(pairs) : pairs;
-          if (data.length === 0) throw new StageError(`train-${st.name}`, `no '${st.data}' pairs in pairs${s}.jsonl (the scored trees gave none; sample more problems or lower pairs.threshold)`);
+          if (data.length === 0) {
+            // Nothing to learn from (a weak policy found no correct solution to contrast, or a flat scorer gave
+            // no value gaps): the stage's model is its input, marked so the report says it was not trained,
+            // and the later stages and the other models' evaluations still run.
+            await mkdir(dir, { recursive: true });
+            for (const f of ['config.json', 'model.safetensors']) await cp(join(init, f), join(dir, f));
+            const reason = `no '${st.data}' pairs in pairs${s}.jsonl`;
+            await writeJsonAtomic(join(dir, UNTRAINED), { reason, copiedFrom: relative(run.root, init) });
+            return { examples: 0, steps: 0, untrained: reason };
+          }
           const p = progress(`train-${st.name}`);
           const res = await train({ initDir: init, tokenizer, data, config: st.train as TrainerConfig, dir, metricsPath: run.path('metrics.jsonl'), stage: st.name, onStep: (m, total) => p.tick(m.step, total, `loss ${m.loss.toFixed(4)}`),
             // The periodic eval hook (train.evalEvery > 0): greedy accuracy on the first 32 held-out problems.
@@ -131,7 +143,8 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
           p.end();
           return { examples: data.length, steps: res.steps, finalLoss: res.finalLoss };
         });
-        modelDirs.push({ name: st.name, label: st.label, dir });
+        const untrained = existsSync(join(dir, UNTRAINED));
+        modelDirs.push({ name: st.name, label: untrained ? `${st.label} (not trained: no pairs)` : st.label, dir });
         policyDir = dir;
       }
     }
