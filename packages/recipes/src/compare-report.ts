@@ -62,6 +62,19 @@ async function siblingGaps(r: RecipeRun | undefined): Promise<Set<number>> {
   return gaps;
 }
 
+/**
+ * Seconds the run's stages took, from its manifest (start to finish of each stage's last attempt), so the
+ * number survives a later invocation that only skips complete stages. A copied base counts its copy.
+ */
+async function stageSeconds(dir: string): Promise<number | null> {
+  const f = join(dir, 'manifest.json');
+  if (!existsSync(f)) return null;
+  const m = JSON.parse(await readFile(f, 'utf8')) as { stages: Record<string, { startedAt?: string; finishedAt?: string }> };
+  let total = 0;
+  for (const st of Object.values(m.stages)) if (st.startedAt && st.finishedAt) total += (Date.parse(st.finishedAt) - Date.parse(st.startedAt)) / 1000;
+  return total;
+}
+
 const same = (a: readonly boolean[] | undefined, b: readonly boolean[] | undefined) => !!a && !!b && a.length === b.length && a.every((x, i) => x === b[i]);
 
 export async function compareReport(runs: readonly RecipeRun[], out: { md: string; json: string; accSvg: string }): Promise<{ markdown: string }> {
@@ -150,7 +163,7 @@ export async function compareReport(runs: readonly RecipeRun[], out: { md: strin
   const metricName = (m: Metric) => (m === 'maj' ? `MAJ@${N}` : m === 'beam' ? 'SBS' : 'greedy');
   const say = (x: Comparison) => `${x.what} (${metricName(x.metric)}): ${formatDifference(x.diff)}`;
   const verdict = [
-    `${comparisons.length} paired comparisons in this report. ${nominal.length} have p < 0.05 before correction` + (nominal.length ? `: ${nominal.map(say).join('; ')}.` : '.'),
+    `${comparisons.length} paired comparisons in this report. ${nominal.length} ${nominal.length === 1 ? 'has' : 'have'} p < 0.05 before correction` + (nominal.length ? `: ${nominal.map(say).join('; ')}.` : '.'),
     corrected.length
       ? `After a Bonferroni correction (p < ${alpha.toPrecision(2)}), ${corrected.length} remain: ${corrected.map(say).join('; ')}. Only these are differences the data support; every other row is within noise.`
       : `After a Bonferroni correction (p < ${alpha.toPrecision(2)}) none remains: at this scale no recipe is shown to differ from the base model or from another recipe, in either direction.`,
@@ -158,6 +171,7 @@ export async function compareReport(runs: readonly RecipeRun[], out: { md: strin
   ];
 
   const failed = runs.filter((r) => r.error || !done.includes(r));
+  const seconds = await Promise.all(runs.map((r) => stageSeconds(r.dir)));
   const lines = [
     `# stepwise pipeline — every recipe`,
     '',
@@ -181,9 +195,9 @@ export async function compareReport(runs: readonly RecipeRun[], out: { md: strin
     '',
     '## Runs',
     '',
-    '| recipe | status | wall-clock of this invocation (s) | run directory |',
-    '|---|---|---|---|',
-    ...runs.map((r) => `| ${r.config.recipe} | ${r.error ? `**failed**: ${r.error.replace(/\|/g, '/')}` : done.includes(r) ? 'complete' : 'no evaluation'} | ${r.wallS.toFixed(0)} | ${r.config.recipe}/ |`),
+    '| recipe | status | stage time from the manifest (s) | wall-clock of this invocation (s) | run directory |',
+    '|---|---|---|---|---|',
+    ...runs.map((r, i) => `| ${r.config.recipe} | ${r.error ? `**failed**: ${r.error.replace(/\|/g, '/')}` : done.includes(r) ? 'complete' : 'no evaluation'} | ${seconds[i]?.toFixed(0) ?? '—'} | ${r.wallS.toFixed(0)} | ${r.config.recipe}/ |`),
     '',
     ...(failed.length ? [`**${failed.length} recipe(s) did not finish**; their rows are missing above.`, ''] : []),
     '![final model of every recipe](plots/accuracy.svg)',
@@ -197,7 +211,7 @@ export async function compareReport(runs: readonly RecipeRun[], out: { md: strin
     rows: rowsJson,
     comparisons,
     bonferroni: { comparisons: comparisons.length, alpha },
-    runs: runs.map((r) => ({ recipe: r.config.recipe, wallS: r.wallS, error: r.error ?? null, complete: done.includes(r) })),
+    runs: runs.map((r, i) => ({ recipe: r.config.recipe, stageSeconds: seconds[i], wallS: r.wallS, error: r.error ?? null, complete: done.includes(r) })),
   });
   const bars = [
     ...(bases[0] ? [{ label: 'base', interval: bases[0].accuracy.greedy }] : []),
