@@ -11,6 +11,7 @@ import { loadModel, type Model } from '@stepwise/native';
 import { dedupPairs, TreeView } from '@stepwise/pairs';
 import { oracleScorer, trainProblem, type Level } from '@stepwise/tasks';
 import type { PairData, PipelineConfig } from './config.js';
+import { StageError } from './errors.js';
 import { judge } from './judge.js';
 import { selectPairs } from './pair-rules.js';
 import { learnedPrm, prmTreeValues } from './prm-values.js';
@@ -119,10 +120,10 @@ function searchValues(c: PipelineConfig, tree: Tree): (number | null)[] {
   const st = tree.stats ?? {};
   if (c.sample.sampler === 'mcts') {
     const { q, visits } = st;
-    if (!q || !visits) throw new Error(`tree ${tree.problemId}: an MCTS tree must carry stats.q and stats.visits`);
+    if (!q || !visits) throw new StageError('score', `tree ${tree.problemId}: an MCTS tree must carry stats.q and stats.visits`);
     return tree.parent.map((_, i) => (i > 0 && visits[i] > 0 ? (q[i] + 1) / 2 : null));
   }
-  if (!st.value) throw new Error(`tree ${tree.problemId}: a pruned-search tree must carry stats.value`);
+  if (!st.value) throw new StageError('score', `tree ${tree.problemId}: a pruned-search tree must carry stats.value`);
   return tree.parent.map((_, i) => (i > 0 ? st.value[i] : null));
 }
 

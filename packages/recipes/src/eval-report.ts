@@ -12,6 +12,7 @@ import { loadModel, type Model } from '@stepwise/native';
 import { aggregate, stepBeamSearch, type StepScorer } from '@stepwise/search';
 import { testSplit, type Level } from '@stepwise/tasks';
 import type { PipelineConfig } from './config.js';
+import { StageError } from './errors.js';
 import { judge, policyFor, type Tick } from './data-stages.js';
 import { rollouts } from './rollouts.js';
 
@@ -105,7 +106,7 @@ export async function evalStage(c: PipelineConfig, models: { name: string; label
       if (existsSync(m.out)) r = JSON.parse(await readFile(m.out, 'utf8')) as ModelEval;
       else {
         if (c.eval.search === 'beam' && !scorer) {
-          if (!valueModel) throw new Error("eval.search 'beam' needs a value model");
+          if (!valueModel) throw new StageError('eval', "eval.search 'beam' needs a value model (the learned PRM); none was given");
           scorer = await valueModel();
         }
         r = await evaluateCheckpoint(c, m.name, m.label, m.dir, tick(m.name), scorer);
