@@ -2,13 +2,18 @@
  * Writers for what a person reads first: a Markdown results table and small SVG plots (accuracy per stage
  * with 95% error bars; training curves). Plain strings, no plotting dependency.
  */
-import type { Interval } from './stats.js';
+import type { Interval, PairedComparison } from './stats.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;
 
 /** "62.5 [55.1, 69.4]" */
 export function formatInterval(i: Interval | undefined): string {
   return i ? `${pct(i.estimate)} [${pct(i.lo)}, ${pct(i.hi)}]` : '–';
+}
+
+/** "+3.0 [-2.9, 8.9] (p = 0.51)": a paired difference in percentage points with its 95% interval and exact p. */
+export function formatDifference(d: PairedComparison): string {
+  return `${d.estimate >= 0 ? '+' : ''}${pct(d.estimate)} [${pct(d.lo)}, ${pct(d.hi)}] (p = ${d.pValue.toPrecision(2)})`;
 }
 
 /** A Markdown table: one row per stage, one column per protocol, cells "acc [lo, hi]" in percent. */

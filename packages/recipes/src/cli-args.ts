@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { StepwiseError } from '@stepwise/core';
 import { merge, validateConfig } from './config.js';
 import { ConfigError } from './errors.js';
+import { runAllRecipes } from './all-recipes.js';
 import { runPipeline, type StageName } from './pipeline.js';
 import { recipe, RECIPES, type Preset } from './recipes/index.js';
 
@@ -24,7 +25,7 @@ export interface ParsedArgs {
 }
 
 export function commonHelp(command: string, what: string, stagesFlag = false): string {
-  const names = Object.values(RECIPES).map((r) => `  ${r.name.padEnd(14)} ${r.summary}`).join('\n');
+  const names = [...Object.values(RECIPES).map((r) => `  ${r.name.padEnd(14)} ${r.summary}`), `  ${'all'.padEnd(14)} every recipe above in DIR/<recipe>/, then one report comparing them (margin ablation included)`].join('\n');
   return `usage: stepwise ${command} --recipe NAME [--config FILE] [--out DIR] [--preset quick|full]${stagesFlag ? ' [--stages a,b,…]' : ''}
 
 ${what}
@@ -70,6 +71,14 @@ export function parseArgs(command: string, args: readonly string[], allowStages:
   return { recipe: r, preset, config: out.config, out: out.out ?? `runs/${r}-${preset}`, stages: out.stages, help: out.help };
 }
 
+/** `--recipe all`: every recipe, in the RECIPES order (sppd and its ablations first). */
+export const ALL = 'all';
+
+/** The validated configs: one per recipe ('all': every recipe, each with the --config file merged). */
+export function loadConfigs(a: ParsedArgs) {
+  return a.recipe === ALL ? Object.keys(RECIPES).map((r) => loadConfig({ ...a, recipe: r })) : [loadConfig(a)];
+}
+
 /** The validated config: recipe preset, then the --config file's fields. */
 export function loadConfig(a: ParsedArgs) {
   const base = recipe(a.recipe).config(a.preset);
@@ -89,14 +98,14 @@ export function loadConfig(a: ParsedArgs) {
 /** Runs `stages` (or all) and prints the report when the report stage ran; returns the exit code. */
 export async function runCommand(command: string, help: string, args: readonly string[], stages?: StageName[]): Promise<number> {
   let parsed: ParsedArgs;
-  let config;
+  let configs;
   try {
     parsed = parseArgs(command, args, stages === undefined);
     if (parsed.help) {
       console.log(help);
       return 0;
     }
-    config = loadConfig(parsed);
+    configs = loadConfigs(parsed);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError) {
       console.error(`${e.message}\n\nRun 'stepwise ${command} --help' for usage.`);
@@ -106,7 +115,8 @@ export async function runCommand(command: string, help: string, args: readonly s
   }
   const only = stages ?? parsed.stages;
   try {
-    const res = await runPipeline(config, { out: parsed.out, only, progress: process.stdout.isTTY === true, log: (l) => console.log(l) });
+    const o = { out: parsed.out, only, progress: process.stdout.isTTY === true, log: (l: string) => console.log(l) };
+    const res = parsed.recipe === ALL ? await runAllRecipes(configs, o) : await runPipeline(configs[0], o);
     if (res && (!only || only.includes('report'))) console.log(`\n${res.markdown}\nrun directory: ${parsed.out}`);
     return 0;
   } catch (e) {

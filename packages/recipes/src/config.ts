@@ -49,15 +49,40 @@ export interface PipelineConfig {
   };
   /** Pre-training of the embedded base model (backends' trainBaseModel). */
   base: { steps: number; batchSize: number; lr: number; warmupSteps: number; seed: number };
-  /** SPPD tree self-sampling (methods.md §7.1). */
-  sample: { iterations: number; children: number; temperature: number; maxDepth: number; walkers: number; maxStepTokens: number };
+  /**
+   * How the round's policy explores each training problem (docs/search.md):
+   * - 'tree': SPPD tree self-sampling (methods.md §7.1): `iterations` = K walks, `children` = C, `walkers` walks
+   *   advanced together;
+   * - 'mcts': AlphaMath/SVPO MCTS (§5.2, §7.2): `iterations` = MCTS iterations, `children` = B2 (width), PUCT with
+   *   `cPuct`, prior = geometric-mean token probability, terminal ±1 against the gold answer, leaves valued by one
+   *   sampled rollout (±1 by its final answer: the engine has no value head);
+   * - 'pruned': SPHERE's max/min pruned search (§6, §7.3) with `children` = E candidates per depth, each valued
+   *   by `score.rollouts` Monte-Carlo rollouts; (wrong, wrong) routes re-search for a correction, (correct,
+   *   correct) routes search the min branch with the weaker policy (temperature `weakTemperature`, 2E candidates).
+   */
+  sample: {
+    sampler: Sampler;
+    iterations: number;
+    children: number;
+    temperature: number;
+    maxDepth: number;
+    walkers: number;
+    maxStepTokens: number;
+    /** MCTS exploration constant (sampler 'mcts' only). */
+    cPuct: number;
+    /** SPHERE's smaller policy, played by the same model at this (higher) temperature (sampler 'pruned' only). */
+    weakTemperature: number;
+  };
   /**
    * Step values: 'mc' = Monte-Carlo rollouts that see only final answers (Math-Shepherd soft labels);
    * 'prm' = the learned PRM (@stepwise/prm) trained for `prmSteps` steps on the round's solutions with N = 1
    * outcome labels; 'outcome' = mean correctness of the walks through a node (N = 1); 'oracle' = the task's exact step
-   * checker — an UPPER-BOUND ABLATION only, never a default.
+   * checker — an UPPER-BOUND ABLATION only, never a default; 'search' = the values the search computed
+   * itself (MCTS: (Q + 1) / 2 with Q and visits kept for the Q-value pairs; pruned search: its Monte-Carlo
+   * values of the kept steps) — required by, and only allowed with, the 'mcts' and 'pruned' samplers.
+   * `prmSteps` also trains the value model of eval.search 'beam'.
    */
-  score: { scorer: 'mc' | 'prm' | 'outcome' | 'oracle'; rollouts: number; temperature: number; prmSteps: number };
+  score: { scorer: Scorer; rollouts: number; temperature: number; prmSteps: number };
   pairs: {
     /** SPPD sibling filter |ΔV| > threshold. */
     threshold: number;
@@ -67,6 +92,10 @@ export interface PipelineConfig {
     topBottomT: number;
     /** DPO baseline: correct ≻ incorrect pairs per problem. */
     outcomePerProblem: number;
+    /** SVPO: minimum Q(a_w) − Q(a_l) between visited MCTS siblings (Q in [−1, 1]). */
+    qMinGap: number;
+    /** SVPO: at most this many pairs per MCTS node, largest Q gaps first. */
+    qPairsPerNode: number;
   };
   /** Round 1 trains on the base model's trees; round k > 1 re-samples with round k−1's last checkpoint (SPPD stage 2). */
   rounds: RoundSpec[];
@@ -75,8 +104,22 @@ export interface PipelineConfig {
     samples: number;
     temperature: number;
     maxDepth: number;
+    /**
+     * An extra search-based protocol for every model: 'beam' = step-level beam search SBS(beamWidth,
+     * beamSamples) (methods.md §5.5) ranked by the learned PRM (trained for score.prmSteps steps on the round-1
+     * trees' N = 1 outcome labels: SVPO's value head stands in); 'none' = greedy and MAJ@N only.
+     */
+    search: 'none' | 'beam';
+    beamWidth: number;
+    beamSamples: number;
   };
 }
+
+export type Sampler = 'tree' | 'mcts' | 'pruned';
+export type Scorer = 'mc' | 'prm' | 'outcome' | 'oracle' | 'search';
+const SCORERS_OF: Record<Sampler, readonly Scorer[]> = { tree: ['mc', 'prm', 'outcome', 'oracle'], mcts: ['search'], pruned: ['search'] };
+/** Pair data that only one sampler's output carries (Q values and visits; the max/min routes). */
+const SAMPLER_OF: Partial<Record<PairData, Sampler>> = { 'q-value': 'mcts', 'max-min': 'pruned' };
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -118,23 +161,29 @@ export function validateConfig(c: PipelineConfig): PipelineConfig {
   num('base.lr', c.base.lr, 1e-7, 1);
   int('base.warmupSteps', c.base.warmupSteps, 0, c.base.steps - 1);
   int('base.seed', c.base.seed, 0);
-  checkKeys('sample', c.sample, { iterations: 0, children: 0, temperature: 0, maxDepth: 0, walkers: 0, maxStepTokens: 0 });
+  checkKeys('sample', c.sample, { sampler: 0, iterations: 0, children: 0, temperature: 0, maxDepth: 0, walkers: 0, maxStepTokens: 0, cPuct: 0, weakTemperature: 0 });
+  if (!['tree', 'mcts', 'pruned'].includes(c.sample.sampler)) throw new ConfigError('sample.sampler', "'tree' | 'mcts' | 'pruned'", c.sample.sampler);
   int('sample.iterations', c.sample.iterations, 1);
   int('sample.children', c.sample.children, 2);
   num('sample.temperature', c.sample.temperature, 0.01, 10);
   int('sample.maxDepth', c.sample.maxDepth, 1);
   int('sample.walkers', c.sample.walkers, 1);
   int('sample.maxStepTokens', c.sample.maxStepTokens, 1);
+  num('sample.cPuct', c.sample.cPuct, 0, 100);
+  num('sample.weakTemperature', c.sample.weakTemperature, 0.01, 10);
   checkKeys('score', c.score, { scorer: 0, rollouts: 0, temperature: 0, prmSteps: 0 });
-  if (!['mc', 'prm', 'outcome', 'oracle'].includes(c.score.scorer)) throw new ConfigError('score.scorer', "'mc' | 'prm' | 'outcome' | 'oracle'", c.score.scorer);
+  const scorers = SCORERS_OF[c.sample.sampler];
+  if (!scorers.includes(c.score.scorer)) throw new ConfigError('score.scorer', `${scorers.map((x) => `'${x}'`).join(' | ')} (with sample.sampler '${c.sample.sampler}')`, c.score.scorer);
   int('score.prmSteps', c.score.prmSteps, 1);
   int('score.rollouts', c.score.rollouts, 1);
   num('score.temperature', c.score.temperature, 0.01, 10);
-  checkKeys('pairs', c.pairs, { threshold: 0, maxStepPairsPerProblem: 0, topBottomT: 0, outcomePerProblem: 0 });
+  checkKeys('pairs', c.pairs, { threshold: 0, maxStepPairsPerProblem: 0, topBottomT: 0, outcomePerProblem: 0, qMinGap: 0, qPairsPerNode: 0 });
   num('pairs.threshold', c.pairs.threshold, 0, 1);
   int('pairs.maxStepPairsPerProblem', c.pairs.maxStepPairsPerProblem, 1);
   int('pairs.topBottomT', c.pairs.topBottomT, 1);
   int('pairs.outcomePerProblem', c.pairs.outcomePerProblem, 1);
+  num('pairs.qMinGap', c.pairs.qMinGap, 0, 2);
+  int('pairs.qPairsPerNode', c.pairs.qPairsPerNode, 1);
   if (!Array.isArray(c.rounds) || c.rounds.length === 0) throw new ConfigError('rounds', 'a non-empty list of rounds', c.rounds);
   const names = new Set<string>();
   const rounds = c.rounds.map((r, ri) => {
@@ -148,13 +197,21 @@ export function validateConfig(c: PipelineConfig): PipelineConfig {
         names.add(s.name);
         if (typeof s.label !== 'string' || s.label === '') throw new ConfigError(`${p}.label`, 'a non-empty string', s.label);
         if (!PAIR_DATA.includes(s.data)) throw new ConfigError(`${p}.data`, PAIR_DATA.join(' | '), s.data);
+        // Q-value pairs need MCTS statistics and max/min pairs the pruned search's routes; the pruned search
+        // writes only its routes, so no other pair rule has anything to read in its output.
+        const needs = SAMPLER_OF[s.data];
+        if (needs && needs !== c.sample.sampler) throw new ConfigError(`${p}.data`, `a pair rule the '${c.sample.sampler}' sampler feeds ('${s.data}' needs sample.sampler '${needs}')`, s.data);
+        if (c.sample.sampler === 'pruned' && s.data !== 'max-min') throw new ConfigError(`${p}.data`, "'max-min' (the only pairs the 'pruned' sampler feeds)", s.data);
         return { ...s, train: resolveTrainerConfig(s.train ?? {}, `${p}.train`) };
       }),
     };
   });
-  checkKeys('eval', c.eval, { samples: 0, temperature: 0, maxDepth: 0 });
+  checkKeys('eval', c.eval, { samples: 0, temperature: 0, maxDepth: 0, search: 0, beamWidth: 0, beamSamples: 0 });
   int('eval.samples', c.eval.samples, 1);
   num('eval.temperature', c.eval.temperature, 0.01, 10);
   int('eval.maxDepth', c.eval.maxDepth, 1);
+  if (!['none', 'beam'].includes(c.eval.search)) throw new ConfigError('eval.search', "'none' | 'beam'", c.eval.search);
+  int('eval.beamWidth', c.eval.beamWidth, 1);
+  int('eval.beamSamples', c.eval.beamSamples, 1);
   return { ...c, rounds };
 }

@@ -7,11 +7,12 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { readJsonl, writeFileAtomic, writeJsonAtomic, type Problem } from '@stepwise/core';
-import { accuracyBarsSvg, formatInterval, lineChartSvg, pairedDifference, wilson, type Interval } from '@stepwise/eval';
+import { accuracyBarsSvg, formatDifference, formatInterval, lineChartSvg, pairedDifference, wilson, type Interval } from '@stepwise/eval';
 import { loadModel, type Model } from '@stepwise/native';
-import { aggregate } from '@stepwise/search';
+import { aggregate, stepBeamSearch, type StepScorer } from '@stepwise/search';
 import { testSplit, type Level } from '@stepwise/tasks';
 import type { PipelineConfig } from './config.js';
+import { StageError } from './errors.js';
 import { judge, policyFor, type Tick } from './data-stages.js';
 import { rollouts } from './rollouts.js';
 
@@ -21,9 +22,11 @@ export interface ModelEval {
   problems: string[];
   greedy: boolean[];
   maj: boolean[];
+  /** Step-level beam search's top answer per problem (eval.search 'beam' only). */
+  beam?: boolean[];
   /** Mean fraction of the N samples that were correct. */
   sampleAccuracy: number;
-  accuracy: { greedy: Interval; maj: Interval };
+  accuracy: { greedy: Interval; maj: Interval; beam?: Interval };
   samples: number;
 }
 
@@ -31,7 +34,8 @@ export function testProblems(c: PipelineConfig): Problem[] {
   return c.task.levels.flatMap((l) => testSplit(l as Level, c.task.testProblems));
 }
 
-export async function evaluateCheckpoint(c: PipelineConfig, name: string, label: string, dir: string, tick: Tick): Promise<ModelEval> {
+/** `valueModel` (eval.search 'beam'): the scorer that ranks step-level beam search candidates. */
+export async function evaluateCheckpoint(c: PipelineConfig, name: string, label: string, dir: string, tick: Tick, valueModel?: StepScorer): Promise<ModelEval> {
   const problems = testProblems(c);
   const model = loadModel(dir);
   const policy = policyFor(model, c);
@@ -56,11 +60,25 @@ export async function evaluateCheckpoint(c: PipelineConfig, name: string, label:
       tick(Math.min(at + 32, problems.length), problems.length);
     }
     const acc = (xs: boolean[]) => wilson(xs.filter(Boolean).length, xs.length);
-    return { model: name, label, problems: problems.map((p) => p.id), greedy, maj, sampleAccuracy: hits / (problems.length * N), accuracy: { greedy: acc(greedy), maj: acc(maj) }, samples: N };
+    const beam = valueModel ? await beamAccuracy(c, policy, valueModel, problems) : undefined;
+    return { model: name, label, problems: problems.map((p) => p.id), greedy, maj, ...(beam ? { beam } : {}), sampleAccuracy: hits / (problems.length * N), accuracy: { greedy: acc(greedy), maj: acc(maj), ...(beam ? { beam: acc(beam) } : {}) }, samples: N };
   } finally {
     policy.dispose();
     model.dispose();
   }
+}
+
+/**
+ * SBS(B1, B2) (methods.md §5.5) per problem: the top-valued answer is the model's answer, no answer counts as
+ * wrong. The value model never sees the gold answer; the judge grades only the answer SBS returns.
+ */
+async function beamAccuracy(c: PipelineConfig, policy: ReturnType<typeof policyFor>, valueModel: StepScorer, problems: readonly Problem[]): Promise<boolean[]> {
+  const out: boolean[] = [];
+  for (const p of problems) {
+    const sols = await stepBeamSearch(p, policy, valueModel, judge, { beamWidth: c.eval.beamWidth, samplesPerNode: c.eval.beamSamples, maxDepth: c.eval.maxDepth, sampling: { temperature: c.eval.temperature, maxStepTokens: c.sample.maxStepTokens }, seed: `${c.seed}/eval/beam` });
+    out.push(sols[0]?.correct === true);
+  }
+  return out;
 }
 
 /** Greedy accuracy of an in-memory model on the first 32 held-out problems (the trainer's eval hook). */
@@ -75,23 +93,54 @@ export async function quickEval(c: PipelineConfig, model: Model): Promise<Record
   }
 }
 
-export async function evalStage(c: PipelineConfig, models: { name: string; label: string; dir: string; out: string }[], tick: (model: string) => Tick): Promise<Record<string, number>> {
+/**
+ * `valueModel` builds the beam search's scorer (eval.search 'beam'); it is built once, and only when some
+ * model still needs evaluating (a resumed stage with every eval file present trains nothing).
+ */
+export async function evalStage(c: PipelineConfig, models: { name: string; label: string; dir: string; out: string }[], tick: (model: string) => Tick, valueModel?: () => Promise<StepScorer & { dispose(): void }>): Promise<Record<string, number>> {
   const summary: Record<string, number> = {};
-  for (const m of models) {
-    let r: ModelEval;
-    if (existsSync(m.out)) r = JSON.parse(await readFile(m.out, 'utf8')) as ModelEval;
-    else {
-      r = await evaluateCheckpoint(c, m.name, m.label, m.dir, tick(m.name));
-      await writeJsonAtomic(m.out, r);
+  let scorer: (StepScorer & { dispose(): void }) | undefined;
+  try {
+    for (const m of models) {
+      let r: ModelEval;
+      if (existsSync(m.out)) r = JSON.parse(await readFile(m.out, 'utf8')) as ModelEval;
+      else {
+        if (c.eval.search === 'beam' && !scorer) {
+          if (!valueModel) throw new StageError('eval', "eval.search 'beam' needs a value model (the learned PRM); none was given");
+          scorer = await valueModel();
+        }
+        r = await evaluateCheckpoint(c, m.name, m.label, m.dir, tick(m.name), scorer);
+        await writeJsonAtomic(m.out, r);
+      }
+      summary[`${m.name}.greedy`] = r.accuracy.greedy.estimate;
+      summary[`${m.name}.maj`] = r.accuracy.maj.estimate;
+      if (r.accuracy.beam) summary[`${m.name}.beam`] = r.accuracy.beam.estimate;
     }
-    summary[`${m.name}.greedy`] = r.accuracy.greedy.estimate;
-    summary[`${m.name}.maj`] = r.accuracy.maj.estimate;
+  } finally {
+    scorer?.dispose();
   }
   return summary;
 }
 
 const pct = (x: number) => (100 * x).toFixed(1);
-const diff = (d: ReturnType<typeof pairedDifference>) => `${d.estimate >= 0 ? '+' : ''}${pct(d.estimate)} [${pct(d.lo)}, ${pct(d.hi)}] (p = ${d.pValue.toPrecision(2)})`;
+
+/** What produced the step values, in the report's words. */
+export function describeScorer(c: PipelineConfig): string {
+  switch (c.score.scorer) {
+    case 'oracle':
+      return '**ORACLE step checker (upper-bound ablation)**';
+    case 'mc':
+      return `Monte-Carlo rollouts (${c.score.rollouts} per node, final answers only)`;
+    case 'prm':
+      return `the learned PRM (${c.score.prmSteps} steps on the round's N = 1 outcome labels, final answers only)`;
+    case 'outcome':
+      return 'outcome labels (final answers only)';
+    case 'search':
+      return c.sample.sampler === 'mcts'
+        ? `MCTS Q values (${c.sample.iterations} iterations, terminal ±1 against the gold answer, rollout leaves)`
+        : `the pruned search's Monte-Carlo values (${c.score.rollouts} rollouts per candidate, final answers only)`;
+  }
+}
 
 /** report.md + report.json + plots from the eval files and metrics.jsonl. */
 export async function reportStage(c: PipelineConfig, evalFiles: string[], metricsPath: string, out: { md: string; json: string; accSvg: string; trainSvg: string }, elapsed: Record<string, number>) {
@@ -104,20 +153,24 @@ export async function reportStage(c: PipelineConfig, evalFiles: string[], metric
     label: e.label,
     greedy: e.accuracy.greedy,
     maj: e.accuracy.maj,
+    ...(e.accuracy.beam ? { beam: e.accuracy.beam } : {}),
     sampleAccuracy: e.sampleAccuracy,
-    vsBase: e === base ? null : { greedy: pairedDifference(base.greedy, e.greedy), maj: pairedDifference(base.maj, e.maj) },
+    vsBase: e === base ? null : { greedy: pairedDifference(base.greedy, e.greedy), maj: pairedDifference(base.maj, e.maj), ...(base.beam && e.beam ? { beam: pairedDifference(base.beam, e.beam) } : {}) },
   }));
   const n = base.problems.length;
+  const sbs = `SBS(${c.eval.beamWidth},${c.eval.beamSamples})`;
+  const hasBeam = rows.every((r) => r.beam);
   const lines = [
     `# stepwise pipeline — recipe \`${c.recipe}\``,
     '',
     `Held-out arith-v1 test split, levels ${c.task.levels.join(', ')} (${n} problems). Accuracy in % with 95% Wilson intervals; `
       + `"vs base" is the paired difference on the same problems (95% interval, exact McNemar p). MAJ@${N} samples at temperature ${c.eval.temperature}. `
-      + `Step values: ${c.score.scorer === 'oracle' ? '**ORACLE step checker (upper-bound ablation)**' : c.score.scorer === 'mc' ? `Monte-Carlo rollouts (${c.score.rollouts} per node, final answers only)` : 'outcome labels (final answers only)'}.`,
+      + `Step values: ${describeScorer(c)}.`
+      + (hasBeam ? ` ${sbs} = step-level beam search ranked by the learned PRM (${c.score.prmSteps} steps on the round-1 trees' outcome labels; SVPO's value head stands in), top answer.` : ''),
     '',
-    `| model | greedy | MAJ@${N} | sample acc | greedy vs base | MAJ@${N} vs base |`,
-    '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.label} | ${formatInterval(r.greedy)} | ${formatInterval(r.maj)} | ${pct(r.sampleAccuracy)} | ${r.vsBase ? diff(r.vsBase.greedy) : '—'} | ${r.vsBase ? diff(r.vsBase.maj) : '—'} |`),
+    `| model | greedy | MAJ@${N} |${hasBeam ? ` ${sbs} |` : ''} sample acc | greedy vs base | MAJ@${N} vs base |${hasBeam ? ` ${sbs} vs base |` : ''}`,
+    `|---|---|---|---|---|---|${hasBeam ? '---|---|' : ''}`,
+    ...rows.map((r) => `| ${r.label} | ${formatInterval(r.greedy)} | ${formatInterval(r.maj)} |${hasBeam ? ` ${formatInterval(r.beam)} |` : ''} ${pct(r.sampleAccuracy)} | ${r.vsBase ? formatDifference(r.vsBase.greedy) : '—'} | ${r.vsBase ? formatDifference(r.vsBase.maj) : '—'} |${hasBeam ? ` ${r.vsBase?.beam ? formatDifference(r.vsBase.beam) : '—'} |` : ''}`),
     '',
     'Stage wall-clock (s): ' + Object.entries(elapsed).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', '),
     '',
@@ -130,6 +183,7 @@ export async function reportStage(c: PipelineConfig, evalFiles: string[], metric
   const bars = evals.flatMap((e) => [
     { label: `${e.label} greedy`, interval: e.accuracy.greedy },
     { label: `${e.label} MAJ@${N}`, interval: e.accuracy.maj },
+    ...(e.accuracy.beam ? [{ label: `${e.label} ${sbs}`, interval: e.accuracy.beam }] : []),
   ]);
   await writeFileAtomic(out.accSvg, accuracyBarsSvg(`accuracy per stage (${c.recipe})`, bars));
   const { records } = await readJsonl<{ stage: string; kind: string; step: number; loss: number }>(metricsPath);

@@ -8,14 +8,15 @@
  * ckpt/<stage>/, metrics.jsonl, eval/<model>.json, report.md, report.json, plots/*.svg.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { cp, mkdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { readJsonl, RunDir, type PreferencePair } from '@stepwise/core';
+import { readJsonl, RunDir, validateTree, writeJsonAtomic, type PreferencePair, type Tree } from '@stepwise/core';
 import { trainBaseModel } from '@stepwise/backends';
 import { saveModel } from '@stepwise/native';
 import type { Level } from '@stepwise/tasks';
 import { RULE_OF, type PipelineConfig } from './config.js';
-import { pairsStage, sampleStage, scoreStage, tokenizer } from './data-stages.js';
+import { pairsStage, sampleStage, scoreStage, tokenizer, trainProblems } from './data-stages.js';
+import { learnedPrm } from './prm-values.js';
 import { StageError } from './errors.js';
 import { evalStage, quickEval, reportStage } from './eval-report.js';
 import { sftExamplesFromPairs } from './examples.js';
@@ -34,7 +35,16 @@ export interface PipelineOptions {
   progress?: boolean;
   /** One line per finished stage (the CLI prints them; quiet by default). */
   log?: (line: string) => void;
+  /**
+   * A base checkpoint (ckpt/base of another run) trained with this run's `base` config and task levels: the
+   * base stage copies it instead of retraining (the training is deterministic, so the weights are the same).
+   * `--recipe all` passes the first recipe's so ten recipes train one base model.
+   */
+  sharedBase?: string;
 }
+
+/** Marker in ckpt/<stage>/ of a train stage that had no pairs (its model is a copy of its input). */
+export const UNTRAINED = 'untrained.json';
 
 const suffix = (round: number) => (round === 1 ? '' : `-r${round}`);
 
@@ -68,6 +78,11 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
   try {
     await timed('base', 'base', async (ctx) => {
       const dir = ctx.output('ckpt/base');
+      if (o.sharedBase) {
+        if (!existsSync(join(o.sharedBase, 'config.json'))) throw new StageError('base', `shared base ${o.sharedBase} has no config.json`);
+        await cp(o.sharedBase, dir, { recursive: true });
+        return { copiedFrom: o.sharedBase };
+      }
       const p = progress('base');
       // Not checkpointed mid-way: a resumed base stage retrains from step 0 (deterministic, same weights).
       const r = await trainBaseModel({ steps: c.base.steps, batchSize: c.base.batchSize, lr: c.base.lr, warmupSteps: c.base.warmupSteps, seed: c.base.seed,
@@ -110,7 +125,16 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
           const { records } = await readJsonl<PreferencePair>(need(`pairs${s}.jsonl`, `train-${st.name}`));
           const pairs = records.filter((p) => p.rule === RULE_OF[st.data]);
           const data = st.train.objective === 'sft' ? sftExamplesFromPairs(pairs) : pairs;
-          if (data.length === 0) throw new StageError(`train-${st.name}`, `no '${st.data}' pairs in pairs${s}.jsonl (the scored trees gave none; sample more problems or lower pairs.threshold)`);
+          if (data.length === 0) {
+            // Nothing to learn from (a weak policy found no correct solution to contrast, or a flat scorer gave
+            // no value gaps): the stage's model is its input, marked so the report says it was not trained,
+            // and the later stages and the other models' evaluations still run.
+            await mkdir(dir, { recursive: true });
+            for (const f of ['config.json', 'model.safetensors']) await cp(join(init, f), join(dir, f));
+            const reason = `no '${st.data}' pairs in pairs${s}.jsonl`;
+            await writeJsonAtomic(join(dir, UNTRAINED), { reason, copiedFrom: relative(run.root, init) });
+            return { examples: 0, steps: 0, untrained: reason };
+          }
           const p = progress(`train-${st.name}`);
           const res = await train({ initDir: init, tokenizer, data, config: st.train as TrainerConfig, dir, metricsPath: run.path('metrics.jsonl'), stage: st.name, onStep: (m, total) => p.tick(m.step, total, `loss ${m.loss.toFixed(4)}`),
             // The periodic eval hook (train.evalEvery > 0): greedy accuracy on the first 32 held-out problems.
@@ -119,7 +143,8 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
           p.end();
           return { examples: data.length, steps: res.steps, finalLoss: res.finalLoss };
         });
-        modelDirs.push({ name: st.name, label: st.label, dir });
+        const untrained = existsSync(join(dir, UNTRAINED));
+        modelDirs.push({ name: st.name, label: untrained ? `${st.label} (not trained: no pairs)` : st.label, dir });
         policyDir = dir;
       }
     }
@@ -129,10 +154,16 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
         need(`${relative(run.root, m.dir)}/config.json`, 'eval');
         ctx.output(`eval/${m.name}.json`);
       }
+      // eval.search 'beam': the value model is the learned PRM, trained from the base model on the round-1
+      // trees' final-answer labels (seeded, so a resumed eval stage trains the same weights).
+      const valueModel = async () => {
+        const { records } = await readJsonl<Tree>(need('trees.jsonl', 'eval'), { validate: (v) => validateTree(v) });
+        return learnedPrm(c, run.path('ckpt/base'), records, new Map(trainProblems(c, 1).map((p) => [p.id, p])), ctx.output('ckpt/prm-eval'));
+      };
       return evalStage(c, evalOut, (name) => {
         const p = progress(`eval ${name}`);
         return (d, t) => (p.tick(d, t), d === t && p.end());
-      });
+      }, valueModel);
     });
     let markdown: string | null = null;
     await timed('report', 'report', async (ctx) => {

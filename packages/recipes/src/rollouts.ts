@@ -7,7 +7,7 @@
  * so the same inputs give the same solutions whatever ran before (the resume tests rely on it).
  */
 import { hash32, type Problem, type ScoredTree, type Tree } from '@stepwise/core';
-import type { Judge, Policy, SampleOptions } from '@stepwise/search';
+import type { Judge, Policy, SampleOptions, StepScorer } from '@stepwise/search';
 
 export interface Start {
   problem: Problem;
@@ -114,3 +114,39 @@ export function outcomeTreeValues(tree: Tree): (number | null)[] {
 }
 
 export type { ScoredTree };
+
+/**
+ * Math-Shepherd soft values of step prefixes for searches that score one candidate at a time (SPHERE's pruned
+ * search): each prefix's n rollouts decode as one batch and its value is cached, so scoring a candidate whose
+ * ancestors were scored at earlier depths costs only the candidate's own rollouts. Final answers only: a
+ * rollout counts when its answer matches the gold one. One instance per problem (the cache is not bounded).
+ */
+export class MonteCarloPrefixScorer implements StepScorer {
+  readonly name: string;
+  private readonly cache = new Map<string, number>();
+
+  constructor(
+    private readonly policy: Policy,
+    private readonly judge: Judge,
+    private readonly n: number,
+    private readonly o: Omit<RolloutOptions, 'seed'> & { seed: string },
+  ) {
+    this.name = `mc:n=${n}:soft`;
+  }
+
+  async score(problem: Problem, steps: readonly string[]): Promise<number[]> {
+    const out: number[] = [];
+    for (let k = 1; k <= steps.length; k++) {
+      const prefix = steps.slice(0, k);
+      const key = JSON.stringify([problem.id, prefix]);
+      let v = this.cache.get(key);
+      if (v === undefined) {
+        const rs = await rollouts(this.policy, this.judge, Array.from({ length: this.n }, () => ({ problem, prefix })), { ...this.o, seed: `${this.o.seed}/${key}` });
+        v = rs.filter((r) => r.correct).length / this.n;
+        this.cache.set(key, v);
+      }
+      out.push(v);
+    }
+    return out;
+  }
+}

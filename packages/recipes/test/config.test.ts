@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, merge, parseArgs, RECIPES, stagePlan, validateConfig } from '../src/index.js';
+import { loadConfig, loadConfigs, merge, parseArgs, RECIPES, stagePlan, validateConfig } from '../src/index.js';
 
 describe('pipeline config', () => {
   it('every recipe and preset validates, with a plan that ends in eval and report', () => {
@@ -11,6 +11,38 @@ describe('pipeline config', () => {
         expect(plan.slice(-2)).toEqual(['eval', 'report']);
         expect(c.score.scorer === 'oracle').toBe(r.name === 'sppd-oracle'); // the oracle is never a default
       }
+  });
+
+  it('svpo samples with MCTS and sphere with the pruned search; the others with the SPPD tree sampler', () => {
+    const sampler = (name: string) => validateConfig(RECIPES[name].config('quick')).sample.sampler;
+    expect(sampler('svpo')).toBe('mcts');
+    expect(sampler('sphere')).toBe('pruned');
+    for (const r of Object.keys(RECIPES).filter((n) => n !== 'svpo' && n !== 'sphere')) expect(sampler(r)).toBe('tree');
+    const svpo = validateConfig(RECIPES.svpo.config('full'));
+    expect([svpo.sample.iterations, svpo.sample.children, svpo.sample.cPuct, svpo.score.scorer, svpo.eval.search]).toEqual([40, 5, 1.5, 'search', 'beam']);
+    expect(svpo.rounds[0].train[0].data).toBe('q-value');
+  });
+
+  it('rejects a sampler with a scorer or pair rule it cannot feed, naming the field', () => {
+    const sppd = RECIPES.sppd.config('quick');
+    expect(() => validateConfig(merge(sppd, { sample: { sampler: 'beam' } }))).toThrow(/sample\.sampler/);
+    // Q-value pairs need MCTS statistics; the tree sampler has none.
+    const qOnTree = merge(sppd, { rounds: [{ train: [{ name: 'q', label: 'q', data: 'q-value', train: {} }] }] });
+    expect(() => validateConfig(qOnTree)).toThrow(/rounds\[0\]\.train\[0\]\.data.*'mcts'/);
+    // MCTS and pruned trees carry their own values ('search'); a tree scorer is an error and vice versa.
+    expect(() => validateConfig(merge(RECIPES.svpo.config('quick'), { score: { scorer: 'mc' } }))).toThrow(/score\.scorer.*'search'/);
+    expect(() => validateConfig(merge(sppd, { score: { scorer: 'search' } }))).toThrow(/score\.scorer/);
+    const sphereSiblings = merge(RECIPES.sphere.config('quick'), { rounds: [{ train: [{ name: 's', label: 's', data: 'siblings', train: {} }] }] });
+    expect(() => validateConfig(sphereSiblings)).toThrow(/rounds\[0\]\.train\[0\]\.data/);
+    expect(() => validateConfig(merge(sppd, { eval: { search: 'mcts' } }))).toThrow(/eval\.search/);
+    expect(() => validateConfig(merge(sppd, { pairs: { qPairsPerNode: 0 } }))).toThrow(/pairs\.qPairsPerNode/);
+    expect(() => validateConfig(merge(sppd, { sample: { weakTemperature: 0 } }))).toThrow(/sample\.weakTemperature/);
+  });
+
+  it("'all' loads every recipe's config, the --config file merged into each", () => {
+    const cs = loadConfigs({ recipe: 'all', preset: 'quick', out: 'x', help: false });
+    expect(cs.map((c) => c.recipe)).toEqual(Object.keys(RECIPES));
+    expect(cs.map((c) => c.recipe)).toEqual(expect.arrayContaining(['sppd', 'sppd-gamma0', 'sppd-fixed']));
   });
 
   it('names the offending field', () => {

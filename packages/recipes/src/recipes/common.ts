@@ -27,11 +27,13 @@ export const SHARED_FULL: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
   base: { steps: 1800, batchSize: 16, lr: 3e-3, warmupSteps: 40, seed: 0 },
   // SPPD §6.1 uses K = 64, C = 2; K = 16 keeps ~30 nodes per tree at this scale. Temperature 0.8 (the paper
   // does not state one): at 1.0 the weak base finds too few correct solutions to form τ⁺.
-  sample: { iterations: 16, children: 2, temperature: 0.8, maxDepth: 8, walkers: 16, maxStepTokens: 48 },
+  // cPuct and weakTemperature are read only by the MCTS (svpo) and pruned (sphere) samplers.
+  sample: { sampler: 'tree', iterations: 16, children: 2, temperature: 0.8, maxDepth: 8, walkers: 16, maxStepTokens: 48, cPuct: 1.5, weakTemperature: 1.2 },
   // Math-Shepherd soft labels from 4 rollouts per node: values in {0, .25, .5, .75, 1}.
   score: { scorer: 'mc', rollouts: 4, temperature: 0.8, prmSteps: 150 },
-  pairs: { threshold: 0.5, maxStepPairsPerProblem: 4, topBottomT: 2, outcomePerProblem: 1 },
-  eval: { samples: 8, temperature: 0.8, maxDepth: 8 },
+  // qMinGap 1.0 on SVPO's Q scale [−1, 1] is SPPD's |ΔV| > 0.5 on [0, 1].
+  pairs: { threshold: 0.5, maxStepPairsPerProblem: 4, topBottomT: 2, outcomePerProblem: 1, qMinGap: 1.0, qPairsPerNode: 1 },
+  eval: { samples: 8, temperature: 0.8, maxDepth: 8, search: 'none', beamWidth: 3, beamSamples: 5 },
 };
 
 /** The 'quick' preset: the same pipeline at test scale (the e2e test, ≤ 5 minutes on 2 cores). */
@@ -41,7 +43,7 @@ export const SHARED_QUICK: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
   base: { steps: 250, batchSize: 16, lr: 3e-3, warmupSteps: 25, seed: 0 },
   sample: { ...SHARED_FULL.sample, iterations: 8, walkers: 8 },
   score: { scorer: 'mc', rollouts: 2, temperature: 0.8, prmSteps: 60 },
-  eval: { samples: 4, temperature: 0.8, maxDepth: 8 },
+  eval: { ...SHARED_FULL.eval, samples: 4 },
 };
 
 export const shared = (preset: Preset) => structuredClone(preset === 'full' ? SHARED_FULL : SHARED_QUICK);
