@@ -22,7 +22,10 @@ if (existsSync(report)) {
 }
 const status = run.status ?? 1;
 if (status !== 0 && failed === 0) failed = 1;
-console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+// Skipped tests (GPU suites without a GPU, data-dependent suites without ../shared/data) each print their
+// reason; their count goes on its own line so that the closing line is exactly "N passed, N failed".
+console.log(`${skipped} skipped`);
+console.log(`${passed} passed, ${failed} failed`);
 process.exit(status);
 
 // A test file that failed to load (import error, crash) has no failed tests but must count as a failure; a file
