@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// Trains chains of stages on the pairs of an existing run directory and compares each result's greedy accuracy
+// with the run's base model on the same held-out problems (docs/pipeline.md, "A weaker base and the optimizer").
+// It reuses the pipeline's own trainer, pair rules and rollouts; only the stage settings come from the command
+// line, so a learning-rate or optimizer sweep needs no config file per point.
+//
+//   node packages/recipes/scripts/stage-sweep.mjs RUN_DIR OUT_DIR STAGE [STAGE …]
+//     STAGE = objective:lr:epochs[:data[:key=value,…]]   e.g.  sft:1e-4:3   sppd:0.002:3::optimizer=sgd
+//     data defaults to 'sentence' for sft/dpo/ipo and 'siblings' otherwise (the rules of config.ts RULE_OF);
+//     key=value sets any TrainerConfig field (beta, gamma, margin, optimizer, batchSize, …).
+//   RUN_DIR needs ckpt/base and pairs.jsonl (`stepwise pipeline … --stages base,sample,score,pairs`);
+//   PAIRS=FILE reads another pairs file. Each stage trains on the previous stage's output; finished stages and
+//   greedy results (greedy.json in each checkpoint) are reused on a rerun.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJsonl } from '@stepwise/core';
+import { pairedDifference } from '@stepwise/eval';
+import { loadModel } from '@stepwise/native';
+import { judge, policyFor, resolveTrainerConfig, rollouts, RULE_OF, sftExamplesFromPairs, testProblems, tokenizer, train } from '@stepwise/recipes';
+
+const [run, out, ...stages] = process.argv.slice(2);
+if (!run || !out || stages.length === 0) {
+  console.error('usage: stage-sweep.mjs RUN_DIR OUT_DIR objective:lr:epochs[:data[:key=value,…]] …');
+  process.exit(2);
+}
+for (const need of ['manifest.json', 'ckpt/base/config.json']) {
+  if (!existsSync(join(run, need))) {
+    console.error(`stage-sweep: ${run} has no ${need}; run the pipeline's base…pairs stages there first`);
+    process.exit(2);
+  }
+}
+const c = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).config;
+mkdirSync(out, { recursive: true });
+
+/** Greedy correctness per held-out problem, cached beside the checkpoint. */
+async function greedy(dir) {
+  const file = join(dir, 'greedy.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  const model = loadModel(dir);
+  const policy = policyFor(model, c);
+  try {
+    const problems = testProblems(c);
+    const correct = [];
+    for (let at = 0; at < problems.length; at += 64) {
+      const rs = await rollouts(policy, judge, problems.slice(at, at + 64).map((problem) => ({ problem, prefix: [] })), { sampling: { temperature: 0, maxStepTokens: c.sample.maxStepTokens }, maxDepth: c.eval.maxDepth, seed: 'stage-sweep' });
+      correct.push(...rs.map((r) => r.correct));
+    }
+    writeFileSync(file, JSON.stringify(correct));
+    return correct;
+  } finally {
+    policy.dispose();
+    model.dispose();
+  }
+}
+
+const pct = (xs) => (100 * xs.filter(Boolean).length / xs.length).toFixed(1);
+const { records } = await readJsonl(process.env.PAIRS ?? join(run, 'pairs.jsonl'));
+const base = await greedy(join(run, 'ckpt/base'));
+console.log(`base: greedy ${pct(base)}% on ${base.length} problems`);
+let init = join(run, 'ckpt/base');
+for (const [i, spec] of stages.entries()) {
+  const [objective, lr, epochs, dataArg, extra] = spec.split(':');
+  const data = dataArg || (['sft', 'dpo', 'ipo'].includes(objective) ? 'sentence' : 'siblings');
+  if (!(data in RULE_OF)) throw new Error(`stage ${spec}: data must be one of ${Object.keys(RULE_OF).join(', ')}`);
+  const pairs = records.filter((p) => p.rule === RULE_OF[data]);
+  const fields = { objective, lr: Number(lr), epochs: Number(epochs) };
+  for (const kv of (extra ?? '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    fields[k] = v !== '' && !Number.isNaN(Number(v)) ? Number(v) : v;
+  }
+  const config = resolveTrainerConfig(fields); // throws ConfigError naming a bad field
+  const dir = join(out, `${i}-${spec.replace(/[^\w.-]+/g, '_')}`);
+  const t0 = performance.now();
+  if (!existsSync(join(dir, 'config.json'))) {
+    await train({ initDir: init, tokenizer, data: objective === 'sft' ? sftExamplesFromPairs(pairs) : pairs, config, dir, metricsPath: join(out, 'metrics.jsonl'), stage: `${i}-${objective}` });
+  }
+  const g = await greedy(dir);
+  const d = pairedDifference(base, g);
+  const signed = (x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
+  console.log(`${spec}: ${pairs.length} pairs, ${((performance.now() - t0) / 1000).toFixed(0)} s → greedy ${pct(g)}%, vs base ${signed(d.estimate)} [${signed(d.lo)}, ${signed(d.hi)}], p = ${d.pValue.toPrecision(2)} (base-only ${d.aOnly} / model-only ${d.bOnly})`);
+  init = dir;
+}
