@@ -52,6 +52,11 @@ export interface TrainerConfig {
    * rounding, fewer tokens computed; false = both full sequences of every pair.
    */
   sharePrefix: boolean;
+  /**
+   * Preference objectives: weight w of the chosen completion's per-token NLL added to the pair loss (RPO, "DPO +
+   * NLL"; packages/train chosen-nll.ts). 0 = the loss as the papers write it.
+   */
+  chosenNll: number;
 }
 
 export const TRAINER_DEFAULTS: TrainerConfig = {
@@ -75,6 +80,7 @@ export const TRAINER_DEFAULTS: TrainerConfig = {
   evalEvery: 0,
   refChunk: 64,
   sharePrefix: true,
+  chosenNll: 0,
 };
 
 const num = (field: string, v: unknown, ok: (x: number) => boolean, expected: string): number => {
@@ -118,5 +124,6 @@ export function resolveTrainerConfig(partial: Partial<TrainerConfig>, path = 'tr
     evalEvery: int(f('evalEvery'), c.evalEvery, 0),
     refChunk: int(f('refChunk'), c.refChunk, 1),
     sharePrefix: bool(f('sharePrefix'), c.sharePrefix),
+    chosenNll: num(f('chosenNll'), c.chosenNll, (x) => x >= 0, 'a number >= 0'),
   };
 }

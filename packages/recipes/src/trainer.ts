@@ -19,7 +19,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, JsonlWriter, readJsonl, Rng, writeFileAtomic, writeJsonAtomic, type PreferencePair, type Tokenizer } from '@stepwise/core';
 import { loadModel, loadOptimizer, lrSchedule, maskedCrossEntropy, type Model, Optimizer, saveModel, saveOptimizer } from '@stepwise/native';
-import { buildPairBatch, fixedMarginDpoLoss, forwardPairs, pairLoss, refLogpsFromTokens, referenceInputs, RefLogpCache, type LossResult, type PairLoss } from '@stepwise/train';
+import { buildPairBatch, fixedMarginDpoLoss, forwardPairs, pairLoss, refLogpsFromTokens, referenceInputs, RefLogpCache, withChosenNll, type LossResult, type PairLoss } from '@stepwise/train';
 import { StageError } from './errors.js';
 import { forTraining, packSft, type SftExample } from './examples.js';
 import type { TrainerConfig } from './trainer-config.js';
@@ -44,6 +44,8 @@ export interface StepMetrics {
   rejectedReward?: number;
   rewardMargin?: number;
   meanMargin?: number;
+  /** chosenNll > 0: the chosen completions' mean per-token NLL (the term added to the loss, before its weight). */
+  chosenNll?: number;
 }
 
 export interface TrainOptions {
@@ -107,8 +109,13 @@ function scheduleOf(c: TrainerConfig, steps: number) {
   return c.schedule === 'constant' ? lrSchedule({ kind: 'constant', lr: c.lr, warmupSteps }) : lrSchedule({ kind: c.schedule, lr: c.lr, warmupSteps, totalSteps: Math.max(steps, warmupSteps + 1), minLr: c.minLr });
 }
 
-/** The preference loss of the config (margin variants composed from packages/train). */
+/** The preference loss of the config: the objective, then the optional chosen-side NLL term. */
 function lossOf(c: TrainerConfig, pairs: readonly PreferencePair[]): PairLoss {
+  return withChosenNll(pairObjective(c, pairs), c.chosenNll);
+}
+
+/** The objective's pair loss (margin variants composed from packages/train). */
+function pairObjective(c: TrainerConfig, pairs: readonly PreferencePair[]): PairLoss {
   switch (c.objective) {
     case 'sppd': {
       if (c.margin === 'dynamic') return pairLoss('sppd', { beta: c.beta, gamma: c.gamma });
@@ -287,7 +294,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         forwardTokens,
         tokensPerS: tokens / ((performance.now() - t0) / 1000),
       };
-      for (const k of ['rewardAccuracy', 'chosenReward', 'rejectedReward', 'rewardMargin', 'meanMargin'] as const) if (acc[k] !== undefined) row[k] = acc[k];
+      for (const k of ['rewardAccuracy', 'chosenReward', 'rejectedReward', 'rewardMargin', 'meanMargin', 'chosenNll'] as const) if (acc[k] !== undefined) row[k] = acc[k];
       await metrics.append(row);
       o.onStep?.(row, steps);
       done++;

@@ -23,6 +23,13 @@ describe('pipeline config', () => {
     expect(svpo.rounds[0].train[0].data).toBe('q-value');
   });
 
+  it('train.chosenNll defaults to 0 (the papers\' losses) and a negative weight is refused, naming the field', () => {
+    const sppd = RECIPES.sppd.config('quick');
+    for (const st of validateConfig(sppd).rounds.flatMap((r) => r.train)) expect(st.train.chosenNll).toBe(0);
+    const bad = merge(sppd, { rounds: [{ train: [{ name: 's', label: 's', data: 'siblings', train: { objective: 'sppd', chosenNll: -1 } }] }] });
+    expect(() => validateConfig(bad)).toThrow(/rounds\[0\]\.train\[0\]\.train\.chosenNll/);
+  });
+
   it('rejects a sampler with a scorer or pair rule it cannot feed, naming the field', () => {
     const sppd = RECIPES.sppd.config('quick');
     expect(() => validateConfig(merge(sppd, { sample: { sampler: 'beam' } }))).toThrow(/sample\.sampler/);

@@ -81,6 +81,18 @@ describe('trainer', () => {
     }, 120_000);
   }
 
+  it('chosenNll > 0 adds the chosen side\'s NLL to the logged loss of the same first step', async () => {
+    const data = pairs(6);
+    const base = resolveTrainerConfig({ objective: 'sppd', batchSize: 6, epochs: 1, lr: 1e-3 });
+    const plain = await run('nll-0', data, base, []);
+    const nll = await run('nll-1', data, { ...base, chosenNll: 0.5 }, []);
+    expect(plain.rows[0].chosenNll).toBeUndefined();
+    const extra = nll.rows[0].chosenNll;
+    expect(extra).toBeGreaterThan(0);
+    // Same weights before step 1, so the pair loss is the same and the difference is exactly w · chosenNll.
+    expect(nll.rows[0].loss - plain.rows[0].loss).toBeCloseTo(0.5 * extra, 5);
+  }, 120_000);
+
   it('refuses a config field outside its domain, naming it', () => {
     expect(() => resolveTrainerConfig({ beta: -1 })).toThrow(/train\.beta/);
     expect(() => resolveTrainerConfig({ objective: 'ppo' as never })).toThrow(/train\.objective/);

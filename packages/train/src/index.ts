@@ -5,3 +5,4 @@ export * from './batch.js';
 export * from './ref-cache.js';
 export * from './step.js';
 export * from './shared-prefix.js';
+export * from './chosen-nll.js';
