@@ -10,7 +10,8 @@
 //     key=value sets any TrainerConfig field (beta, gamma, margin, optimizer, batchSize, …).
 //   RUN_DIR needs ckpt/base and pairs.jsonl (`stepwise pipeline … --stages base,sample,score,pairs`);
 //   PAIRS=FILE reads another pairs file. Each stage trains on the previous stage's output; finished stages and
-//   greedy results (greedy.json in each checkpoint) are reused on a rerun.
+//   greedy results (OUT_DIR/greedy-*.json) are reused on a rerun. RUN_DIR is only read: a run directory's
+//   manifest fingerprints its outputs, so nothing may be written into it.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonl } from '@stepwise/core';
@@ -32,9 +33,9 @@ for (const need of ['manifest.json', 'ckpt/base/config.json']) {
 const c = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).config;
 mkdirSync(out, { recursive: true });
 
-/** Greedy correctness per held-out problem, cached beside the checkpoint. */
-async function greedy(dir) {
-  const file = join(dir, 'greedy.json');
+/** Greedy correctness per held-out problem, cached in OUT_DIR under the checkpoint's name. */
+async function greedy(dir, name) {
+  const file = join(out, `greedy-${name}.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
   const model = loadModel(dir);
   const policy = policyFor(model, c);
@@ -55,7 +56,7 @@ async function greedy(dir) {
 
 const pct = (xs) => (100 * xs.filter(Boolean).length / xs.length).toFixed(1);
 const { records } = await readJsonl(process.env.PAIRS ?? join(run, 'pairs.jsonl'));
-const base = await greedy(join(run, 'ckpt/base'));
+const base = await greedy(join(run, 'ckpt/base'), 'base');
 console.log(`base: greedy ${pct(base)}% on ${base.length} problems`);
 let init = join(run, 'ckpt/base');
 for (const [i, spec] of stages.entries()) {
@@ -69,12 +70,13 @@ for (const [i, spec] of stages.entries()) {
     fields[k] = v !== '' && !Number.isNaN(Number(v)) ? Number(v) : v;
   }
   const config = resolveTrainerConfig(fields); // throws ConfigError naming a bad field
-  const dir = join(out, `${i}-${spec.replace(/[^\w.-]+/g, '_')}`);
+  const name = `${i}-${spec.replace(/[^\w.-]+/g, '_')}`;
+  const dir = join(out, name);
   const t0 = performance.now();
   if (!existsSync(join(dir, 'config.json'))) {
     await train({ initDir: init, tokenizer, data: objective === 'sft' ? sftExamplesFromPairs(pairs) : pairs, config, dir, metricsPath: join(out, 'metrics.jsonl'), stage: `${i}-${objective}` });
   }
-  const g = await greedy(dir);
+  const g = await greedy(dir, name);
   const d = pairedDifference(base, g);
   const signed = (x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
   console.log(`${spec}: ${pairs.length} pairs, ${((performance.now() - t0) / 1000).toFixed(0)} s → greedy ${pct(g)}%, vs base ${signed(d.estimate)} [${signed(d.lo)}, ${signed(d.hi)}], p = ${d.pValue.toPrecision(2)} (base-only ${d.aOnly} / model-only ${d.bOnly})`);
