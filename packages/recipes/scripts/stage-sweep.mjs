@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { readJsonl } from '@stepwise/core';
 import { pairedDifference } from '@stepwise/eval';
 import { loadModel } from '@stepwise/native';
-import { judge, policyFor, resolveTrainerConfig, rollouts, RULE_OF, sftExamplesFromPairs, testProblems, tokenizer, train } from '@stepwise/recipes';
+import { greedyRollouts, policyFor, resolveTrainerConfig, RULE_OF, sftExamplesFromPairs, testProblems, tokenizer, train } from '@stepwise/recipes';
 
 const [run, out, ...stages] = process.argv.slice(2);
 if (!run || !out || stages.length === 0) {
@@ -33,19 +33,15 @@ for (const need of ['manifest.json', 'ckpt/base/config.json']) {
 const c = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).config;
 mkdirSync(out, { recursive: true });
 
-/** Greedy correctness per held-out problem, cached in OUT_DIR under the checkpoint's name. */
+/** Greedy correctness per held-out problem (the pipeline's greedy column), cached in OUT_DIR by checkpoint name. */
 async function greedy(dir, name) {
   const file = join(out, `greedy-${name}.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
   const model = loadModel(dir);
   const policy = policyFor(model, c);
   try {
-    const problems = testProblems(c);
-    const correct = [];
-    for (let at = 0; at < problems.length; at += 64) {
-      const rs = await rollouts(policy, judge, problems.slice(at, at + 64).map((problem) => ({ problem, prefix: [] })), { sampling: { temperature: 0, maxStepTokens: c.sample.maxStepTokens }, maxDepth: c.eval.maxDepth, seed: 'stage-sweep' });
-      correct.push(...rs.map((r) => r.correct));
-    }
+    // 64 problems decode together: the batching of every number in docs/pipeline.md's sweep tables.
+    const correct = (await greedyRollouts(c, policy, testProblems(c), 'stage-sweep', 64)).map((r) => r.correct);
     writeFileSync(file, JSON.stringify(correct));
     return correct;
   } finally {
@@ -67,7 +63,7 @@ for (const [i, spec] of stages.entries()) {
   const fields = { objective, lr: Number(lr), epochs: Number(epochs) };
   for (const kv of (extra ?? '').split(',').filter(Boolean)) {
     const [k, v] = kv.split('=');
-    fields[k] = v !== '' && !Number.isNaN(Number(v)) ? Number(v) : v;
+    fields[k] = v === 'true' || v === 'false' ? v === 'true' : v !== '' && !Number.isNaN(Number(v)) ? Number(v) : v;
   }
   const config = resolveTrainerConfig(fields); // throws ConfigError naming a bad field
   const name = `${i}-${spec.replace(/[^\w.-]+/g, '_')}`;

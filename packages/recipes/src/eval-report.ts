@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { readJsonl, writeFileAtomic, writeJsonAtomic, type Problem } from '@stepwise/core';
 import { accuracyBarsSvg, formatDifference, formatInterval, lineChartSvg, pairedDifference, wilson, type Interval } from '@stepwise/eval';
 import { loadModel, type Model } from '@stepwise/native';
-import { aggregate, stepBeamSearch, type StepScorer } from '@stepwise/search';
+import { aggregate, stepBeamSearch, type Policy, type StepScorer } from '@stepwise/search';
 import { testSplit, type Level } from '@stepwise/tasks';
 import type { PipelineConfig } from './config.js';
 import { StageError } from './errors.js';
@@ -34,6 +34,14 @@ export function testProblems(c: PipelineConfig): Problem[] {
   return c.task.levels.flatMap((l) => testSplit(l as Level, c.task.testProblems));
 }
 
+/**
+ * Greedy (temperature 0) solutions of `problems` from the empty prefix, with the eval's depth and step-length
+ * limits: the greedy column of every evaluation. `chunk` is how many decode together (rollouts' default 256).
+ */
+export function greedyRollouts(c: PipelineConfig, policy: Policy, problems: readonly Problem[], seed: string, chunk?: number) {
+  return rollouts(policy, judge, problems.map((problem) => ({ problem, prefix: [] })), { sampling: { temperature: 0, maxStepTokens: c.sample.maxStepTokens }, maxDepth: c.eval.maxDepth, seed, ...(chunk ? { chunk } : {}) });
+}
+
 /** `valueModel` (eval.search 'beam'): the scorer that ranks step-level beam search candidates. */
 export async function evaluateCheckpoint(c: PipelineConfig, name: string, label: string, dir: string, tick: Tick, valueModel?: StepScorer): Promise<ModelEval> {
   const problems = testProblems(c);
@@ -41,15 +49,14 @@ export async function evaluateCheckpoint(c: PipelineConfig, name: string, label:
   const policy = policyFor(model, c);
   try {
     const N = c.eval.samples;
-    const sampling = { maxStepTokens: c.sample.maxStepTokens };
     const greedy: boolean[] = [];
     const maj: boolean[] = [];
     let hits = 0;
     // Chunks of 32 problems: 32 greedy + 32·N sampled solutions decode together.
     for (let at = 0; at < problems.length; at += 32) {
       const ps = problems.slice(at, at + 32);
-      const g = await rollouts(policy, judge, ps.map((problem) => ({ problem, prefix: [] })), { sampling: { ...sampling, temperature: 0 }, maxDepth: c.eval.maxDepth, seed: `${c.seed}/eval/greedy/${at}` });
-      const s = await rollouts(policy, judge, ps.flatMap((problem) => Array.from({ length: N }, () => ({ problem, prefix: [] }))), { sampling: { ...sampling, temperature: c.eval.temperature }, maxDepth: c.eval.maxDepth, seed: `${c.seed}/eval/maj/${at}`, chunk: 32 * N });
+      const g = await greedyRollouts(c, policy, ps, `${c.seed}/eval/greedy/${at}`);
+      const s = await rollouts(policy, judge, ps.flatMap((problem) => Array.from({ length: N }, () => ({ problem, prefix: [] }))), { sampling: { maxStepTokens: c.sample.maxStepTokens, temperature: c.eval.temperature }, maxDepth: c.eval.maxDepth, seed: `${c.seed}/eval/maj/${at}`, chunk: 32 * N });
       ps.forEach((p, i) => {
         greedy.push(g[i].correct);
         const mine = s.slice(i * N, (i + 1) * N);
@@ -86,7 +93,7 @@ export async function quickEval(c: PipelineConfig, model: Model): Promise<Record
   const problems = testProblems(c).slice(0, 32);
   const policy = policyFor(model, c);
   try {
-    const g = await rollouts(policy, judge, problems.map((problem) => ({ problem, prefix: [] })), { sampling: { temperature: 0, maxStepTokens: c.sample.maxStepTokens }, maxDepth: c.eval.maxDepth, seed: `${c.seed}/eval/hook` });
+    const g = await greedyRollouts(c, policy, problems, `${c.seed}/eval/hook`);
     return { greedyAccuracy32: g.filter((r) => r.correct).length / g.length };
   } finally {
     policy.dispose();
