@@ -143,6 +143,9 @@ struct RowBackwardLaunch {
   const float* grad_token;
   const float* grad_step;
   bool exact;
+  // true: ignore the upstream gradients and use g_t = -1 on every non-ignored row, which writes the unscaled
+  // softmax - onehot of step_logprob_forward_grad.
+  bool unscaled = false;
 };
 void launch_row_backward(const RowBackwardLaunch& a);
 

@@ -185,7 +185,9 @@ __global__ void __launch_bounds__(kThreads) row_backward_kernel(RowBackwardLaunc
   const int64_t t = a.row_map ? a.row_map[row] : row;
   const int32_t target = a.targets[t];
   float g = 0.f;
-  if (target >= 0 && target < a.v) {
+  if (target >= 0 && target < a.v && a.unscaled) {
+    g = -1.f;
+  } else if (target >= 0 && target < a.v) {
     if (a.grad_token) g += a.grad_token[t];
     if (a.grad_step && a.step_index) {
       const int32_t s = a.step_index[t];
@@ -230,6 +232,21 @@ __global__ void __launch_bounds__(kThreads) row_backward_kernel(RowBackwardLaunc
     __stcs(qb + i, V::pack(x));  // evict-first: the gradient is consumed later, the logits rows are still read
   }
   if (tail0 + threadIdx.x < a.v) q[tail0 + threadIdx.x] = from_f32<T>(grad(to_f32(p[tail0 + threadIdx.x]), tail0 + threadIdx.x));
+}
+
+// grad[t, :] *= -g_t in place (step_logprob_grad_scale); rows with g_t = 0 become exact zeros, as in the backward.
+template <class T>
+__global__ void __launch_bounds__(kThreads) row_scale_kernel(StepLogprobGradScale a) {
+  const int64_t t = blockIdx.x;
+  const int32_t target = a.targets[t];
+  float g = 0.f;
+  if (target >= 0) {
+    if (a.grad_token) g += a.grad_token[t];
+    if (a.grad_step && a.step_index && a.step_index[t] >= 0) g += a.grad_step[a.step_index[t]];
+  }
+  const float c = -g;
+  T* q = static_cast<T*>(a.grad) + t * a.v;
+  for (int64_t j = threadIdx.x; j < a.v; j += kThreads) q[j] = from_f32<T>(c == 0.f ? 0.f : c * to_f32(q[j]));
 }
 
 // ---- deterministic step sums ---------------------------------------------------------------------------------
@@ -347,6 +364,26 @@ void step_logprob_forward(const StepLogprobForward& a) {
                      a.lse,    a.entropy, a.argmax_hit, s.absmax_bits, s.count, a.exact};
   launch_row_forward(r);
   if (seg) segment_sum_finish(s, a.token_logp, a.step_index, a.n, a.step_sum);
+}
+
+// The GPU version of the fused path runs the forward and then the backward kernel with g_t = -1: the same
+// results as the CPU's single pass, with a second read of each row (from L2 when the row fits). Making it one
+// read (the row kept in registers or shared memory between the reduction and the write) is the GPU follow-up.
+void step_logprob_forward_grad(const StepLogprobForward& a, void* grad, const float* grad_token, const float* grad_step) {
+  gpu::step_logprob_forward(a);
+  RowBackwardLaunch r{a.logits,  grad,         a.dtype, a.n,        a.v,       nullptr,
+                      a.targets, a.step_index, a.lse,   grad_token, grad_step, a.exact};
+  r.unscaled = grad_token == nullptr && grad_step == nullptr;
+  launch_row_backward(r);
+}
+
+void step_logprob_grad_scale(const StepLogprobGradScale& a) {
+  if (a.n <= 0 || a.v <= 0) return;
+  if (a.n > 0x7fffffffLL) throw std::runtime_error("step_logprob_grad_scale: more than 2^31-1 rows");
+  const dim3 grid(static_cast<unsigned>(a.n));
+  if (a.dtype == DType::BF16) row_scale_kernel<uint16_t><<<grid, kThreads>>>(a);
+  else row_scale_kernel<float><<<grid, kThreads>>>(a);
+  check_launch("step_logprob grad scale kernel");
 }
 
 void step_logprob_backward(const StepLogprobBackward& a) {

@@ -26,6 +26,9 @@ void synchronize();
 
 void step_logprob_forward(const StepLogprobForward& a);
 void step_logprob_backward(const StepLogprobBackward& a);
+void step_logprob_forward_grad(const StepLogprobForward& a, void* grad, const float* grad_token,
+                               const float* grad_step);  // kernels.h (a+)
+void step_logprob_grad_scale(const StepLogprobGradScale& a);
 void step_logprob_hidden_forward(const StepLogprobHiddenForward& a);   // cuBLAS when present, own GEMM otherwise
 void step_logprob_hidden_backward(const StepLogprobHiddenBackward& a);
 void reward_weights_forward(const RewardWeightsForward& a);

@@ -28,6 +28,8 @@ void copy_device(void*, const void*, size_t) { no_cuda("copy_device"); }
 void synchronize() { no_cuda("synchronize"); }
 void step_logprob_forward(const StepLogprobForward&) { no_cuda("step_logprob_forward"); }
 void step_logprob_backward(const StepLogprobBackward&) { no_cuda("step_logprob_backward"); }
+void step_logprob_forward_grad(const StepLogprobForward&, void*, const float*, const float*) { no_cuda("step_logprob_forward_grad"); }
+void step_logprob_grad_scale(const StepLogprobGradScale&) { no_cuda("step_logprob_grad_scale"); }
 void step_logprob_hidden_forward(const StepLogprobHiddenForward&) { no_cuda("step_logprob_hidden_forward"); }
 void step_logprob_hidden_backward(const StepLogprobHiddenBackward&) { no_cuda("step_logprob_hidden_backward"); }
 void reward_weights_forward(const RewardWeightsForward&) { no_cuda("reward_weights_forward"); }

@@ -53,6 +53,38 @@ struct StepLogprobBackward {
 };
 void step_logprob_backward(const StepLogprobBackward& a);
 
+// ---- (a+) fused: the forward plus the UNSCALED gradient in one pass --------------------------------------
+// Computes everything step_logprob_forward computes (same outputs, same fast/exact paths) and also writes
+//   grad[t, :] = softmax(z_t) - onehot(target_t)      (= -d logp_t / d z_t)
+// for every non-ignored row, and 0 for ignored rows. grad may equal logits (in place: the logits are destroyed)
+// or be a separate [n, v] buffer of the same dtype. The target entry is computed as expm1(z_t - lse) in double,
+// from the logit read before the row is overwritten.
+// Why: the full gradient g_t * (onehot - softmax) needs g_t, which for DPO-style losses is known only after the
+// forward (the sums feed the loss). The separate backward then re-reads and re-exponentiates every element; this
+// path reads each row once and spends one exp per element (kernels.md §2, the "fwd + grad in place" column). The
+// per-token scale -g_t is applied by whoever consumes the gradient (a GEMM operand or epilogue scale), or by
+// step_logprob_grad_scale below, which materialises dlogits.
+// When the upstream gradient is known before the forward (the NLL of SFT, or any loss linear in the log-probs),
+// pass it: with grad_token and/or grad_step non-null, grad receives the finished g_t * (onehot - softmax),
+// exactly what step_logprob_backward would write, still in the one pass.
+void step_logprob_forward_grad(const StepLogprobForward& a, void* grad, const float* grad_token = nullptr,
+                               const float* grad_step = nullptr);
+
+// In place over grad (the output of step_logprob_forward_grad): grad[t, :] *= -g_t with
+// g_t = grad_token[t] + grad_step[step_index[t]] (missing pieces 0; ignored tokens 0). Afterwards grad holds
+// exactly what step_logprob_backward writes: g_t * (onehot - softmax).
+struct StepLogprobGradScale {
+  void* grad = nullptr;  // [n, v] dtype, in/out
+  DType dtype = DType::F32;
+  int64_t n = 0, v = 0;
+  const int32_t* targets = nullptr;
+  const int32_t* step_index = nullptr;
+  int64_t num_steps = 0;
+  const float* grad_token = nullptr;  // [n] or nullptr
+  const float* grad_step = nullptr;   // [num_steps] or nullptr
+};
+void step_logprob_grad_scale(const StepLogprobGradScale& a);
+
 // ---- (a') step log-prob from hidden states and the LM head (logits never stored whole) ---------------
 struct StepLogprobHiddenForward {
   const void* hidden = nullptr;  // [n, d] dtype

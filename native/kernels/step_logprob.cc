@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "../common/dtype.h"
 #include "kernels.h"
@@ -46,18 +47,54 @@ void write_row(const StepLogprobForward& a, int64_t t, const RowResult& r) {
 
 void write_ignored(const StepLogprobForward& a, int64_t t) { write_row(a, t, RowResult{0.0f, 0.0f, 0.0f, 0}); }
 
-void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r0, int64_t r1) {
+float shift_of(float m) { return m == -std::numeric_limits<float>::infinity() ? 0.0f : m; }
+
+// Per-thread scratch of the fused forward+grad: the shift each segment's exps were taken against, and for bf16
+// the row's fp32 exps (the bf16 output is written once, from them, in the second pass).
+struct FusedScratch {
+  std::vector<float> seg_shift;
+  std::vector<float> row;
+};
+
+// grad == nullptr: the forward only. Otherwise (the fused forward+grad, kernels.h) the exp pass also stores each
+// e_j = exp(z_j - shift_k) (into the grad row for fp32, which may be the logits row itself, or into an fp32 row
+// scratch for bf16), and once the row's lse is known a second pass, from L2, multiplies segment k by
+// exp(shift_k - lse): one exp per element and one read of the row from memory.
+// Upstream gradients known before the forward (kernels.h): grad_token / grad_step, both null = unscaled.
+struct KnownGrad {
+  const float* token = nullptr;
+  const float* step = nullptr;
+  bool scaled() const { return token != nullptr || step != nullptr; }
+  // The factor row t's softmax - onehot is multiplied by: 1 unscaled, else -g_t.
+  float factor(const StepLogprobForward& a, int64_t t) const {
+    return scaled() ? -rows::token_grad(t, a.targets, a.step_index, token, step) : 1.0f;
+  }
+};
+
+void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r0, int64_t r1, void* grad,
+                       KnownGrad known) {
   const bool want_entropy = a.entropy != nullptr, want_argmax = a.argmax_hit != nullptr;
   alignas(32) float buf[rows::kSegment];  // bf16 segment widened to fp32 (per-thread, on the stack)
+  const size_t esize = dtype_size(a.dtype);
+  FusedScratch fs;
+  if (grad) {
+    fs.seg_shift.resize(static_cast<size_t>((a.v + rows::kSegment - 1) / rows::kSegment));
+    if (a.dtype == DType::BF16) fs.row.resize(static_cast<size_t>(a.v));
+  }
   for (int64_t t = r0; t < r1; ++t) {
     const int32_t target = a.targets[t];
+    char* grad_row = grad ? static_cast<char*>(grad) + t * a.v * esize : nullptr;
     if (target < 0) {
       write_ignored(a, t);
+      if (grad_row) std::memset(grad_row, 0, static_cast<size_t>(a.v) * esize);
       continue;
     }
+    const float row_factor = grad_row ? known.factor(a, t) : 1.0f;
+    // Read before anything overwrites the row (grad may be the logits).
+    const float zt = load_logit(a.logits, a.dtype, t * a.v + target);
     RowState st;
     rows::row_reset(st);
-    for (int64_t c = 0; c < a.v; c += rows::kSegment) {
+    for (int64_t c = 0, k = 0; c < a.v; c += rows::kSegment, ++k) {
       const int64_t len = std::min(rows::kSegment, a.v - c);
       const float* seg;
       if (a.dtype == DType::F32) {
@@ -74,18 +111,45 @@ void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r
       const float* pf = pf_len == 0 ? nullptr
                         : a.dtype == DType::F32 ? static_cast<const float*>(a.logits) + ahead
                                                 : reinterpret_cast<const float*>(static_cast<const uint16_t*>(a.logits) + ahead);
-      ops.segment(st, seg, len, c, want_entropy, want_argmax, pf, a.dtype == DType::F32 ? pf_len : pf_len / 2);
+      float* e_out = nullptr;
+      if (grad_row && row_factor != 0.0f) e_out = a.dtype == DType::F32 ? reinterpret_cast<float*>(grad_row) + c : fs.row.data() + c;
+      ops.segment(st, seg, len, c, want_entropy, want_argmax, pf, a.dtype == DType::F32 ? pf_len : pf_len / 2, e_out);
+      if (grad_row) fs.seg_shift[static_cast<size_t>(k)] = shift_of(st.m);
     }
-    write_row(a, t, rows::row_finish(st, load_logit(a.logits, a.dtype, t * a.v + target), target));
+    const rows::RowResult res = rows::row_finish(st, zt, target);
+    write_row(a, t, res);
+    if (!grad_row) continue;
+    if (row_factor == 0.0f) {  // a known zero upstream gradient: exact zeros, as the backward writes
+      std::memset(grad_row, 0, static_cast<size_t>(a.v) * esize);
+      continue;
+    }
+    // p_j = e_j * exp(shift_k - lse), times the row's factor. (A row of only -inf has lse = -inf and gets NaN, as in the backward.)
+    for (int64_t c = 0, k = 0; c < a.v; c += rows::kSegment, ++k) {
+      const int64_t len = std::min(rows::kSegment, a.v - c);
+      const float f = static_cast<float>(row_factor * std::exp(static_cast<double>(fs.seg_shift[static_cast<size_t>(k)]) - res.lse));
+      if (a.dtype == DType::F32) {
+        float* g = reinterpret_cast<float*>(grad_row) + c;
+        ops.scale_f32(g, g, len, f);
+      } else {
+        ops.scale_to_bf16(fs.row.data() + c, reinterpret_cast<uint16_t*>(grad_row) + c, len, f);
+      }
+    }
+    // p_t - 1 without cancellation as p_t -> 1.
+    const float target_grad = static_cast<float>(row_factor * std::expm1(static_cast<double>(zt) - res.lse));
+    if (a.dtype == DType::F32) reinterpret_cast<float*>(grad_row)[target] = target_grad;
+    else reinterpret_cast<uint16_t*>(grad_row)[target] = f32_to_bf16(target_grad);
   }
 }
 
-void forward_exact_rows(const StepLogprobForward& a, int64_t r0, int64_t r1) {
+void forward_exact_rows(const StepLogprobForward& a, int64_t r0, int64_t r1, void* grad, KnownGrad known) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   for (int64_t t = r0; t < r1; ++t) {
     const int32_t target = a.targets[t];
     if (target < 0) {
       write_ignored(a, t);
+      if (grad)
+        std::memset(static_cast<char*>(grad) + t * a.v * dtype_size(a.dtype), 0,
+                    static_cast<size_t>(a.v) * dtype_size(a.dtype));
       continue;
     }
     const int64_t base = t * a.v;
@@ -111,9 +175,19 @@ void forward_exact_rows(const StepLogprobForward& a, int64_t r0, int64_t r1) {
     if (has_nan) s = std::numeric_limits<double>::quiet_NaN();
     const double log_s = std::log(s);
     const double zt = load_logit(a.logits, a.dtype, base + target);
+    const double lse = shift + log_s;
     write_row(a, t,
-              RowResult{static_cast<float>((zt - shift) - log_s), static_cast<float>(shift + log_s),
+              RowResult{static_cast<float>((zt - shift) - log_s), static_cast<float>(lse),
                         static_cast<float>(log_s - e_d / s), static_cast<uint8_t>(amax == target ? 1 : 0)});
+    if (!grad) continue;
+    const double c = known.factor(a, t);
+    for (int64_t j = 0; j < a.v; ++j) {  // element j is read before it is written: in place is fine
+      const double u = c == 0.0 ? 0.0
+                       : j == target ? c * std::expm1(zt - lse)
+                                     : c * std::exp(load_logit(a.logits, a.dtype, base + j) - lse);
+      if (a.dtype == DType::F32) static_cast<float*>(grad)[base + j] = static_cast<float>(u);
+      else static_cast<uint16_t*>(grad)[base + j] = f32_to_bf16(static_cast<float>(u));
+    }
   }
 }
 
@@ -163,19 +237,44 @@ void backward_exact_rows(const StepLogprobBackward& a, int64_t r0, int64_t r1) {
   }
 }
 
-}  // namespace
-
-void step_logprob_forward(const StepLogprobForward& a) {
+void forward_impl(const StepLogprobForward& a, void* grad, KnownGrad known) {
   if (a.n > 0) {  // v = 0 is only valid with every token ignored: the row loops then just write zeros
     const RowOps& ops = rows::row_ops();
     rows::for_row_blocks(a.n, rows_per_task(a.v), [&](int64_t r0, int64_t r1) {
       if (a.exact)
-        forward_exact_rows(a, r0, r1);
+        forward_exact_rows(a, r0, r1, grad, known);
       else
-        forward_fast_rows(a, ops, r0, r1);
+        forward_fast_rows(a, ops, r0, r1, grad, known);
     });
   }
   rows::step_sums(a.n, a.targets, a.step_index, a.num_steps, a.token_logp, a.step_sum);
+}
+
+}  // namespace
+
+void step_logprob_forward(const StepLogprobForward& a) { forward_impl(a, nullptr, KnownGrad{}); }
+
+void step_logprob_forward_grad(const StepLogprobForward& a, void* grad, const float* grad_token, const float* grad_step) {
+  forward_impl(a, grad, KnownGrad{grad_token, grad_step});
+}
+
+void step_logprob_grad_scale(const StepLogprobGradScale& a) {
+  if (a.n <= 0 || a.v <= 0) return;
+  const RowOps& ops = rows::row_ops();
+  const size_t esize = dtype_size(a.dtype);
+  rows::for_row_blocks(a.n, rows_per_task(a.v), [&](int64_t r0, int64_t r1) {
+    for (int64_t t = r0; t < r1; ++t) {
+      const float c = -rows::token_grad(t, a.targets, a.step_index, a.grad_token, a.grad_step);
+      char* row = static_cast<char*>(a.grad) + t * a.v * esize;
+      if (c == 0.0f) {  // as the backward: no upstream gradient means exact zeros, whatever the row held
+        std::memset(row, 0, static_cast<size_t>(a.v) * esize);
+      } else if (a.dtype == DType::F32) {
+        ops.scale_f32(reinterpret_cast<float*>(row), reinterpret_cast<float*>(row), a.v, c);
+      } else {
+        ops.scale_bf16(reinterpret_cast<uint16_t*>(row), reinterpret_cast<uint16_t*>(row), a.v, c);
+      }
+    }
+  });
 }
 
 void step_logprob_backward(const StepLogprobBackward& a) {

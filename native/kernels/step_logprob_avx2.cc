@@ -56,8 +56,45 @@ inline double hsum(__m256 v) {
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
+// The exp pass of one segment: s += exp(z - shift) (and a += e * t for the entropy), storing e to out when kStore.
+// Templated so that each combination is its own straight loop (the flags are per call, not per element).
+template <bool kEntropy, bool kStore>
+void exp_pass(const float* z, int64_t len, float shift_f, float* out, const char* pf, int64_t pf_lines, __m256& s0,
+              __m256& s1, __m256& a0, __m256& a1) {
+  const __m256 shift = _mm256_set1_ps(shift_f), log2e = _mm256_set1_ps(kLog2e);
+  int64_t j = 0;
+  for (; j + 16 <= len; j += 16) {
+    if (j / 16 < pf_lines) _mm_prefetch(pf + j * 4, _MM_HINT_T0);
+    const __m256 t0 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e));
+    const __m256 t1 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e));
+    const __m256 e0 = exp2_8(t0), e1 = exp2_8(t1);
+    s0 = _mm256_add_ps(s0, e0);
+    s1 = _mm256_add_ps(s1, e1);
+    if (kEntropy) {
+      a0 = _mm256_fmadd_ps(e0, t0, a0);
+      a1 = _mm256_fmadd_ps(e1, t1, a1);
+    }
+    if (kStore) {  // after both loads: out may alias z
+      _mm256_storeu_ps(out + j, e0);
+      _mm256_storeu_ps(out + j + 8, e1);
+    }
+  }
+  for (; j < len; j += 8) {
+    const int64_t rem = len - j;
+    const __m256 zv = rem >= 8 ? _mm256_loadu_ps(z + j) : load_tail(z + j, rem);
+    const __m256 t = clamp_t(_mm256_mul_ps(_mm256_sub_ps(zv, shift), log2e));
+    const __m256 e = exp2_8(t);
+    s0 = _mm256_add_ps(s0, e);
+    a0 = _mm256_fmadd_ps(e, t, a0);
+    if (kStore) {
+      if (rem >= 8) _mm256_storeu_ps(out + j, e);
+      else _mm256_maskstore_ps(out + j, tail_mask(rem), e);
+    }
+  }
+}
+
 void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax,
-                  const float* pf_ptr, int64_t pf_len) {
+                  const float* pf_ptr, int64_t pf_len, float* e_out) {
   if (len <= 0) return;
   const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   __m256 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
@@ -87,40 +124,18 @@ void segment_avx2(RowState& st, const float* z, int64_t len, int64_t col0, bool 
     row_raise_max(st, mseg);
   }
   const float shift_f = st.m == -__builtin_inff() ? 0.0f : st.m;
-  const __m256 shift = _mm256_set1_ps(shift_f), log2e = _mm256_set1_ps(kLog2e);
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   // The exp pass is compute-bound and the max pass memory-bound: while this segment's exps run from L1, pull
   // the next segment of the row into cache (one line per 16-element iteration), so the two overlap. The
   // caller promises pf_ptr[0 .. pf_len) is readable.
   const char* pf = reinterpret_cast<const char*>(pf_ptr);
   const int64_t pf_lines = (pf_len * 4 + 63) / 64;
-  j = 0;
   if (want_entropy) {
-    for (; j + 16 <= len; j += 16) {
-      if (j / 16 < pf_lines) _mm_prefetch(pf + j * 4, _MM_HINT_T0);
-      const __m256 t0 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e));
-      const __m256 t1 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e));
-      const __m256 e0 = exp2_8(t0), e1 = exp2_8(t1);
-      s0 = _mm256_add_ps(s0, e0);
-      s1 = _mm256_add_ps(s1, e1);
-      a0 = _mm256_fmadd_ps(e0, t0, a0);
-      a1 = _mm256_fmadd_ps(e1, t1, a1);
-    }
+    if (e_out) exp_pass<true, true>(z, len, shift_f, e_out, pf, pf_lines, s0, s1, a0, a1);
+    else exp_pass<true, false>(z, len, shift_f, e_out, pf, pf_lines, s0, s1, a0, a1);
   } else {
-    for (; j + 16 <= len; j += 16) {
-      if (j / 16 < pf_lines) _mm_prefetch(pf + j * 4, _MM_HINT_T0);
-      const __m256 t0 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), shift), log2e));
-      const __m256 t1 = clamp_t(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), shift), log2e));
-      s0 = _mm256_add_ps(s0, exp2_8(t0));
-      s1 = _mm256_add_ps(s1, exp2_8(t1));
-    }
-  }
-  for (; j < len; j += 8) {
-    const __m256 zv = len - j >= 8 ? _mm256_loadu_ps(z + j) : load_tail(z + j, len - j);
-    const __m256 t = clamp_t(_mm256_mul_ps(_mm256_sub_ps(zv, shift), log2e));
-    const __m256 e = exp2_8(t);
-    s0 = _mm256_add_ps(s0, e);
-    a0 = _mm256_fmadd_ps(e, t, a0);
+    if (e_out) exp_pass<false, true>(z, len, shift_f, e_out, pf, pf_lines, s0, s1, a0, a1);
+    else exp_pass<false, false>(z, len, shift_f, e_out, pf, pf_lines, s0, s1, a0, a1);
   }
   st.s += hsum(_mm256_add_ps(s0, s1));
   if (want_entropy) st.a += hsum(_mm256_add_ps(a0, a1)) * static_cast<double>(kLn2);
@@ -193,6 +208,55 @@ void grad_bf16_avx2(const uint16_t* z, uint16_t* out, int64_t len, float lse_f, 
   }
 }
 
+void scale_f32_avx2(const float* x, float* out, int64_t len, float c_f) {
+  const __m256 c = _mm256_set1_ps(c_f);
+  int64_t j = 0;
+  for (; j + 16 <= len; j += 16) {
+    const __m256 r0 = _mm256_mul_ps(c, _mm256_loadu_ps(x + j)), r1 = _mm256_mul_ps(c, _mm256_loadu_ps(x + j + 8));
+    _mm256_storeu_ps(out + j, r0);
+    _mm256_storeu_ps(out + j + 8, r1);
+  }
+  for (; j < len; ++j) out[j] = c_f * x[j];
+}
+
+void scale_to_bf16_avx2(const float* x, uint16_t* out, int64_t len, float c_f) {
+  const __m256 c = _mm256_set1_ps(c_f);
+  int64_t j = 0;
+  for (; j + 16 <= len; j += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j),
+                        pack16(_mm256_mul_ps(c, _mm256_loadu_ps(x + j)), _mm256_mul_ps(c, _mm256_loadu_ps(x + j + 8))));
+  if (j < len) {  // the last < 16 through a padded buffer
+    alignas(32) float xf[16] = {};
+    alignas(32) uint16_t buf[16];
+    const int64_t rem = len - j;
+    for (int64_t i = 0; i < rem; ++i) xf[i] = x[j + i];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(buf),
+                       pack16(_mm256_mul_ps(c, _mm256_load_ps(xf)), _mm256_mul_ps(c, _mm256_load_ps(xf + 8))));
+    for (int64_t i = 0; i < rem; ++i) out[j + i] = buf[i];
+  }
+}
+
+// Each 16-element block is loaded before it is stored, so in == out works.
+void scale_bf16_avx2(const uint16_t* x, uint16_t* out, int64_t len, float c_f) {
+  const __m256 c = _mm256_set1_ps(c_f);
+  int64_t j = 0;
+  for (; j + 16 <= len; j += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j),
+                        pack16(_mm256_mul_ps(c, widen8(x + j)), _mm256_mul_ps(c, widen8(x + j + 8))));
+  if (j < len) {
+    alignas(32) float xf[16] = {};
+    alignas(32) uint16_t buf[16];
+    const int64_t rem = len - j;
+    for (int64_t i = 0; i < rem; ++i) {
+      const uint32_t bits = static_cast<uint32_t>(x[j + i]) << 16;
+      __builtin_memcpy(&xf[i], &bits, sizeof bits);
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(buf),
+                       pack16(_mm256_mul_ps(c, _mm256_load_ps(xf)), _mm256_mul_ps(c, _mm256_load_ps(xf + 8))));
+    for (int64_t i = 0; i < rem; ++i) out[j + i] = buf[i];
+  }
+}
+
 void widen_avx2(const uint16_t* in, float* out, int64_t len) {
   int64_t j = 0;
   for (; j + 8 <= len; j += 8) {
@@ -210,7 +274,8 @@ void widen_avx2(const uint16_t* in, float* out, int64_t len) {
 }  // namespace
 
 const RowOps& avx2_ops() {
-  static const RowOps ops{segment_avx2, grad_f32_avx2, grad_bf16_avx2, widen_avx2, "avx2"};
+  static const RowOps ops{segment_avx2,   grad_f32_avx2,      grad_bf16_avx2,  widen_avx2,
+                          scale_f32_avx2, scale_to_bf16_avx2, scale_bf16_avx2, "avx2"};
   return ops;
 }
 

@@ -122,7 +122,7 @@ void step_logprob_hidden_forward(const StepLogprobHiddenForward& a) {
         rows::for_row_blocks(cr, std::max<int64_t>(1, 65536 / vb), [&](int64_t r0, int64_t r1) {
           for (int64_t r = r0; r < r1; ++r) {
             const float* z = tile + r * vb;
-            ops.segment(st[static_cast<size_t>(r)], z, vb, v0, want_entropy, want_argmax, nullptr, 0);
+            ops.segment(st[static_cast<size_t>(r)], z, vb, v0, want_entropy, want_argmax, nullptr, 0, nullptr);
             const int64_t tgt = a.targets[rid[r]];
             if (tgt >= v0 && tgt < v0 + vb) zt[static_cast<size_t>(r)] = z[tgt - v0];
           }

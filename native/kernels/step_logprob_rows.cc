@@ -66,7 +66,7 @@ inline f4 max4(f4 a, f4 b) { return a > b ? a : b; }
 inline float shift_of(float m) { return m == -std::numeric_limits<float>::infinity() ? 0.0f : m; }
 
 void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax,
-                      const float* pf, int64_t pf_len) {
+                      const float* pf, int64_t pf_len, float* e_out) {
   if (len <= 0) return;
   const float ninf = -std::numeric_limits<float>::infinity();
   f4 m0 = splat(ninf), m1 = m0, m2 = m0, m3 = m0;
@@ -104,12 +104,19 @@ void segment_portable(RowState& st, const float* z, int64_t len, int64_t col0, b
       a0 += e0 * t0;
       a1 += e1 * t1;
     }
+    if (e_out) {  // after both loads: e_out may alias z
+      store4(e_out + j, e0);
+      store4(e_out + j + 4, e1);
+    }
   }
   for (; j < len; j += 4) {
-    const f4 t = clamp4(((len - j >= 4 ? load4(z + j) : load_tail4(z + j, len - j)) - shift) * log2e);
+    const int64_t rem = len - j;
+    const f4 t = clamp4(((rem >= 4 ? load4(z + j) : load_tail4(z + j, rem)) - shift) * log2e);
     const f4 e = exp2_4(t);
     s0 += e;
     a0 += e * t;
+    if (e_out)
+      for (int64_t i = 0; i < 4 && i < rem; ++i) e_out[j + i] = e[i];
   }
   s0 += s1;
   a0 += a1;
@@ -142,6 +149,20 @@ void grad_bf16_portable(const uint16_t* z, uint16_t* out, int64_t len, float lse
     const u4 r = (b + 0x7fffu + ((b >> 16) & 1u)) >> 16;  // round to nearest even, as f32_to_bf16
     for (int64_t i = 0; i < 4 && j + i < len; ++i) out[j + i] = static_cast<uint16_t>(r[i]);
   }
+}
+
+void scale_f32_portable(const float* x, float* out, int64_t len, float c) {
+  int64_t j = 0;
+  for (; j + 4 <= len; j += 4) store4(out + j, splat(c) * load4(x + j));
+  for (; j < len; ++j) out[j] = c * x[j];
+}
+
+void scale_to_bf16_portable(const float* x, uint16_t* out, int64_t len, float c) {
+  for (int64_t j = 0; j < len; ++j) out[j] = f32_to_bf16(c * x[j]);
+}
+
+void scale_bf16_portable(const uint16_t* x, uint16_t* out, int64_t len, float c) {
+  for (int64_t j = 0; j < len; ++j) out[j] = f32_to_bf16(c * bf16_to_f32(x[j]));
 }
 
 void widen_portable(const uint16_t* in, float* out, int64_t len) {
@@ -212,7 +233,8 @@ void step_sums(int64_t n, const int32_t* targets, const int32_t* step_index, int
 }
 
 const RowOps& portable_ops() {
-  static const RowOps ops{segment_portable, grad_f32_portable, grad_bf16_portable, widen_portable, "portable"};
+  static const RowOps ops{segment_portable,   grad_f32_portable,      grad_bf16_portable,  widen_portable,
+                          scale_f32_portable, scale_to_bf16_portable, scale_bf16_portable, "portable"};
   return ops;
 }
 

@@ -45,14 +45,21 @@ struct RowOps {
   // Merges z[0..len) (columns col0..col0+len of the row) into st. want_entropy / want_argmax skip the extra
   // work when the output is not requested. pf[0 .. pf_len) is prefetched during the exp pass (the caller's
   // next segment: memory it will read soon), so it must be readable; pf_len = 0 prefetches nothing.
+  // e_out (nullable, may alias z): also stores e_j = exp(z_j - shift(st.m)) with the shift in force after this
+  // segment, i.e. shift_of(st.m) read right after the call; the fused forward+grad rescales them later.
   void (*segment)(RowState& st, const float* z, int64_t len, int64_t col0, bool want_entropy, bool want_argmax,
-                  const float* pf, int64_t pf_len);
+                  const float* pf, int64_t pf_len, float* e_out);
   // out[j] = -g * exp(z[j] - lse) for j in [0, len). out may alias z. The caller fixes the target entry.
   void (*grad_f32)(const float* z, float* out, int64_t len, float lse, float g);
   // The same from bf16 logits to bf16 output (round to nearest even). out may alias z.
   void (*grad_bf16)(const uint16_t* z, uint16_t* out, int64_t len, float lse, float g);
   // Widens bf16 to fp32.
   void (*widen)(const uint16_t* in, float* out, int64_t len);
+  // out[j] = c * x[j] (out may alias x): the second pass of the fused forward+grad and the row scale.
+  void (*scale_f32)(const float* x, float* out, int64_t len, float c);
+  // out[j] = bf16(c * x[j]) from fp32 x, and the same from bf16 x (out may alias x there).
+  void (*scale_to_bf16)(const float* x, uint16_t* out, int64_t len, float c);
+  void (*scale_bf16)(const uint16_t* x, uint16_t* out, int64_t len, float c);
   const char* name;
 };
 

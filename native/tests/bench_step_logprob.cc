@@ -111,6 +111,15 @@ void bench_logits(int reps, int64_t n) {
       f.entropy = nullptr; f.argmax_hit = nullptr;
       const Stats fb = time_it(reps, restore, [&] { step_logprob_forward(f); step_logprob_backward(b); });
       std::printf("logits %s N=%lld V=%6lld  forward, backward in place best %6.2f  median %6.2f Gelem/s  %5.2f per CPU-s\n", dn, (long long)n, (long long)v, el / fb.best, el / fb.median, el / fb.cpu);
+      // The fused path (kernels.h (a+)): forward + unscaled softmax - onehot in place, then, when the consumer
+      // cannot fold the per-token scale in, the row scale that materialises dlogits.
+      StepLogprobGradScale sc;
+      sc.grad = buf.data(); sc.dtype = dt; sc.n = n; sc.v = v; sc.targets = targets.data(); sc.step_index = steps.data();
+      sc.num_steps = num_steps; sc.grad_token = gt.data(); sc.grad_step = gs.data();
+      const Stats fu = time_it(reps, restore, [&] { step_logprob_forward_grad(f, buf.data()); });
+      std::printf("logits %s N=%lld V=%6lld  fused fwd + unscaled grad  best %6.2f  median %6.2f Gelem/s  %5.2f per CPU-s\n", dn, (long long)n, (long long)v, el / fu.best, el / fu.median, el / fu.cpu);
+      const Stats fs = time_it(reps, restore, [&] { step_logprob_forward_grad(f, buf.data()); step_logprob_grad_scale(sc); });
+      std::printf("logits %s N=%lld V=%6lld  fused + row scale          best %6.2f  median %6.2f Gelem/s  %5.2f per CPU-s\n", dn, (long long)n, (long long)v, el / fs.best, el / fs.median, el / fs.cpu);
       restore();
       step_logprob_forward(f);
       const Stats bw = time_it(reps, restore, [&] { step_logprob_backward(b); });

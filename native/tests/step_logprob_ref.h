@@ -103,6 +103,13 @@ Ref reference(const Problem& p) {
     const double* z = &p.z[t * p.v];
     double m = -kInf; int64_t am = 0;
     for (int64_t j = 0; j < p.v; ++j) if (z[j] > m) { m = z[j]; am = j; }
+    if (m == -kInf) {  // a row of only -inf (rare, ~0.3^7 at v = 7): no distribution; the contract's values
+      r.lse[t] = -kInf;
+      r.logp[t] = r.ent[t] = std::numeric_limits<double>::quiet_NaN();
+      r.hit[t] = am == p.targets[t];
+      if (p.steps[t] >= 0) r.step[p.steps[t]] += r.logp[t];
+      continue;
+    }
     long double s = 0, sz = 0;
     for (int64_t j = 0; j < p.v; ++j) { long double e = std::exp((long double)(z[j] - m)); s += e; if (e > 0) sz += e * (z[j] - m); }
     r.lse[t] = m + (double)std::log(s);

@@ -1,4 +1,4 @@
-// Checks step_logprob_{forward,backward} and step_logprob_hidden_{forward,backward} against a float64
+// Checks step_logprob_{forward,backward}, the fused step_logprob_forward_grad + step_logprob_grad_scale, and step_logprob_hidden_{forward,backward} against a float64
 // reference written here, on fresh random inputs (seeded per run from the clock unless STEPWISE_TEST_SEED is
 // set), over many shapes and the special values of the contract; plus central finite differences of the
 // float64 objective for the backward. Runs itself a second time with STEPWISE_PORTABLE_KERNELS=1 so the
@@ -82,6 +82,91 @@ void test_logits(int64_t n, int64_t v, int64_t num_steps, DType dt, bool exact, 
   check(true, "");
 }
 
+// The fused forward+grad (kernels.h (a+)): its forward outputs are bitwise those of step_logprob_forward (the
+// same row code), its unscaled gradient is softmax - onehot against float64, and step_logprob_grad_scale turns
+// it into what the backward writes. In place (grad = logits) for half the cases.
+void test_fused(int64_t n, int64_t v, int64_t num_steps, DType dt, bool exact, bool specials) {
+  Problem p = make_problem(n, v, num_steps, specials, dt);
+  const Ref r = reference(p);
+  std::vector<uint8_t> buf = encode(p.z, dt);
+  std::vector<float> logp(n), lse(n), ent(n), ssum(num_steps), logp2(n), lse2(n), ent2(n), ssum2(num_steps);
+  std::vector<uint8_t> hit(n), hit2(n);
+  StepLogprobForward f;
+  f.logits = buf.data(); f.dtype = dt; f.n = n; f.v = v; f.targets = p.targets.data(); f.step_index = p.steps.data();
+  f.num_steps = num_steps; f.token_logp = logp.data(); f.step_sum = ssum.data(); f.lse = lse.data();
+  f.entropy = ent.data(); f.argmax_hit = hit.data(); f.exact = exact;
+  step_logprob_forward(f);
+  const bool in_place = (rng() & 1) != 0;
+  std::vector<uint8_t> out(buf.size(), 0xFF);  // NaN in both dtypes: every element must be written
+  StepLogprobForward f2 = f;
+  f2.token_logp = logp2.data(); f2.step_sum = ssum2.data(); f2.lse = lse2.data(); f2.entropy = ent2.data();
+  f2.argmax_hit = hit2.data();
+  if ((rng() & 3) == 0) f2.entropy = nullptr, f2.argmax_hit = nullptr;  // the optional outputs are optional here too
+  step_logprob_forward_grad(f2, in_place ? buf.data() : out.data());
+  std::vector<uint8_t>& grad = in_place ? buf : out;
+  const std::string tag = std::string("fused ") + (dt == DType::F32 ? "f32" : "bf16") + (exact ? "/exact" : "/fast") +
+                          (in_place ? " in-place" : "") + " n=" + std::to_string(n) + " v=" + std::to_string(v) + " ";
+  bool same = std::memcmp(logp.data(), logp2.data(), n * 4) == 0 && std::memcmp(lse.data(), lse2.data(), n * 4) == 0 &&
+              std::memcmp(ssum.data(), ssum2.data(), num_steps * 4) == 0;
+  if (f2.entropy) same &= std::memcmp(ent.data(), ent2.data(), n * 4) == 0 && hit == hit2;
+  check(same, tag + "forward outputs differ from step_logprob_forward");
+  const double brtol = dt == DType::BF16 ? 1.0 / 128 : (exact ? 1e-6 : 8e-6);
+  for (int64_t t = 0; t < n; ++t) {
+    const bool ignored = p.targets[t] < 0;
+    if (!ignored && !std::isfinite(r.lse[t])) continue;
+    const double rt = brtol + std::fabs(r.lse[t]) * 1.2e-7, at = 2e-7 + std::fabs(r.lse[t]) * 1.2e-7;
+    for (int64_t j = 0; j < v; ++j) {
+      double want = 0;
+      if (!ignored) want = j == p.targets[t] ? std::expm1(r.logp[t]) : std::exp(p.z[t * v + j] - r.lse[t]);
+      const double got = decode(grad, dt, t * v + j);
+      if (ignored ? got != 0.0 : !close(got, want, at, rt)) {
+        check(false, tag + fmt("unscaled grad", t * v + j, got, want) + (j == p.targets[t] ? " (target)" : ""));
+        break;
+      }
+    }
+  }
+  StepLogprobGradScale sc;
+  sc.grad = grad.data(); sc.dtype = dt; sc.n = n; sc.v = v; sc.targets = p.targets.data(); sc.step_index = p.steps.data();
+  sc.num_steps = num_steps; sc.grad_token = p.gtok.data(); sc.grad_step = p.gstep.data();
+  step_logprob_grad_scale(sc);
+  for (int64_t t = 0; t < n; ++t) {
+    if (!std::isfinite(r.lse[t])) continue;
+    const double g = p.targets[t] < 0 ? 0.0 : p.gtok[t] + (p.steps[t] >= 0 ? p.gstep[p.steps[t]] : 0.0);
+    // bf16: the unscaled value was rounded once and the scaled one again, so two roundings.
+    const double rt = (dt == DType::BF16 ? 2.0 / 128 : brtol) + std::fabs(r.lse[t]) * 1.2e-7;
+    const double at = 1e-7 * (1 + std::fabs(g)) + std::fabs(g) * std::fabs(r.lse[t]) * 1.2e-7;
+    for (int64_t j = 0; j < v; ++j) {
+      const double want = ref_grad(p, r, t, j), got = decode(grad, dt, t * v + j);
+      if (!close(got, want, at, rt)) {
+        check(false, tag + fmt("scaled grad", t * v + j, got, want));
+        break;
+      }
+    }
+  }
+  // Upstream gradient known before the forward: the finished dlogits in the one pass (one bf16 rounding).
+  std::vector<uint8_t> buf2 = encode(p.z, dt);
+  const bool token_only = (rng() & 1) != 0;
+  StepLogprobForward f3 = f2;
+  f3.logits = buf2.data();  // (in place above, buf holds the gradient now)
+  step_logprob_forward_grad(f3, buf2.data(), p.gtok.data(), token_only ? nullptr : p.gstep.data());
+  for (int64_t t = 0; t < n; ++t) {
+    if (!std::isfinite(r.lse[t])) continue;
+    const double g = p.targets[t] < 0 ? 0.0 : p.gtok[t] + (!token_only && p.steps[t] >= 0 ? p.gstep[p.steps[t]] : 0.0);
+    const double rt = brtol + std::fabs(r.lse[t]) * 1.2e-7;
+    const double at = 1e-7 * (1 + std::fabs(g)) + std::fabs(g) * std::fabs(r.lse[t]) * 1.2e-7;
+    for (int64_t j = 0; j < v; ++j) {
+      double want = 0;
+      if (p.targets[t] >= 0)
+        want = j == p.targets[t] ? -g * std::expm1(r.logp[t]) : -g * std::exp(p.z[t * v + j] - r.lse[t]);
+      const double got = decode(buf2, dt, t * v + j);
+      if (!close(got, want, at, rt)) {
+        check(false, tag + (token_only ? "token-only " : "") + fmt("known-upstream grad", t * v + j, got, want));
+        break;
+      }
+    }
+  }
+}
+
 // Central differences of the float64 objective at random coordinates vs the kernel's fp32 backward.
 void test_finite_difference() {
   Problem p = make_problem(6, 300, 3, false, DType::F32);
@@ -100,7 +185,11 @@ void test_finite_difference() {
     p.z[t * p.v + j] = z0 - h; const double dn = ref_objective(p);
     p.z[t * p.v + j] = z0;
     const double fd = (up - dn) / (2 * h), got = decode(out, DType::F32, t * p.v + j);
-    check(close(got, fd, 1e-7, 1e-5), fmt("finite-difference dlogits", t * p.v + j, got, fd));
+    // The fp32 lse the kernel is given is off by up to half an ulp; at the target with p_t -> 1 that error,
+    // |g| * |lse| * 6e-8, dominates the small 1 - p_t (see test_logits).
+    const double g = p.targets[t] < 0 ? 0.0 : p.gtok[t] + (p.steps[t] >= 0 ? p.gstep[p.steps[t]] : 0.0);
+    check(close(got, fd, 1e-7 + std::fabs(g) * std::fabs(r.lse[t]) * 1.2e-7, 1e-5),
+          fmt("finite-difference dlogits", t * p.v + j, got, fd));
   }
 }
 
@@ -162,8 +251,8 @@ void test_ops_agree() {
     for (auto& x : z) x = (rng() % 10 == 0) ? -std::numeric_limits<float>::infinity() : nd(rng);
     rows::RowState s1, s2;
     rows::row_reset(s1); rows::row_reset(s2);
-    P.segment(s1, z.data(), len, 0, true, true, nullptr, 0);
-    A.segment(s2, z.data(), len, 0, true, true, nullptr, 0);
+    P.segment(s1, z.data(), len, 0, true, true, nullptr, 0, nullptr);
+    A.segment(s2, z.data(), len, 0, true, true, nullptr, 0, nullptr);
     check(s1.m == s2.m && s1.amax == s2.amax && close(s2.s, s1.s, 0, 1e-6) && close(s2.a, s1.a, 1e-6, 1e-5),
           "portable vs avx2 segment len=" + std::to_string(len));
     P.grad_f32(z.data(), o1.data(), len, 5.0f, 0.7f);
@@ -175,10 +264,25 @@ void test_ops_agree() {
     P.grad_bf16(hb.data(), b1.data(), len, 5.0f, 0.7f);
     A.grad_bf16(hb.data(), b2.data(), len, 5.0f, 0.7f);
     for (int64_t j = 0; j < len; ++j) ok &= std::abs((int)b1[j] - (int)b2[j]) <= 1;  // at most 1 bf16 ulp apart
+    // The segment's stored exps, and the scale ops.
+    std::vector<float> e1(len), e2(len);
+    rows::row_reset(s1); rows::row_reset(s2);
+    P.segment(s1, z.data(), len, 0, false, false, nullptr, 0, e1.data());
+    A.segment(s2, z.data(), len, 0, false, false, nullptr, 0, e2.data());
+    for (int64_t j = 0; j < len; ++j) ok &= close(e2[j], e1[j], 1e-12, 1e-6);
+    P.scale_f32(z.data(), o1.data(), len, -0.3f);
+    A.scale_f32(z.data(), o2.data(), len, -0.3f);
+    for (int64_t j = 0; j < len; ++j) ok &= std::memcmp(&o1[j], &o2[j], 4) == 0;
+    P.scale_to_bf16(z.data(), b1.data(), len, 1.7f);
+    A.scale_to_bf16(z.data(), b2.data(), len, 1.7f);
+    ok &= b1 == b2;
+    P.scale_bf16(hb.data(), b1.data(), len, -2.5f);
+    A.scale_bf16(hb.data(), b2.data(), len, -2.5f);
+    ok &= b1 == b2;
     P.widen(hb.data(), o1.data(), len);
     A.widen(hb.data(), o2.data(), len);
     for (int64_t j = 0; j < len; ++j) ok &= std::memcmp(&o1[j], &o2[j], 4) == 0;
-    check(ok, "portable vs avx2 grad/widen len=" + std::to_string(len));
+    check(ok, "portable vs avx2 grad/widen/scale len=" + std::to_string(len));
   }
 }
 
@@ -194,6 +298,8 @@ int main(int argc, char** argv) {
         test_logits(s[0], s[1], 4, dt, exact, true, false);
         test_logits(s[0], s[1], 1, dt, exact, false, false);
         test_logits(s[0], s[1], 0, dt, exact, true, true);
+        test_fused(s[0], s[1], 3, dt, exact, true);
+        test_fused(s[0], s[1], 1, dt, exact, false);
       }
   test_all_ignored();
   test_degenerate_rows();
