@@ -48,6 +48,12 @@ export interface OpenRunOptions {
   codeVersion?: string;
   /** Stage names to list as pending up front (so the manifest shows the whole plan). */
   stages?: readonly string[];
+  /**
+   * Applied to a copy of the stored config before it is compared with `config` (which the caller has already
+   * normalised the same way): fills defaults of fields added after the run was created, so a resume is not
+   * refused for a field the old run never set. A normaliser that throws leaves the stored config as it is.
+   */
+  normalizeConfig?: (stored: Record<string, unknown>) => unknown;
 }
 
 export interface StageContext {
@@ -63,6 +69,15 @@ export interface StageContext {
 export interface StageOutcome {
   skipped: boolean;
   record: StageRecord;
+}
+
+function normalizedStored(stored: Record<string, unknown>, normalize: OpenRunOptions['normalizeConfig']): unknown {
+  if (!normalize) return stored;
+  try {
+    return normalize(structuredClone(stored));
+  } catch {
+    return stored; // not a config the current code accepts: compared raw, so it reads as "config differs"
+  }
 }
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -128,7 +143,7 @@ export class RunDir {
       const why = err instanceof ValidationError ? err.message : `not valid JSON (${(err as Error).message})`;
       throw new RunDirError(file, why, { cause: err });
     }
-    if (canonicalJson(manifest.config) !== canonicalJson(options.config)) {
+    if (canonicalJson(normalizedStored(manifest.config, options.normalizeConfig)) !== canonicalJson(options.config)) {
       throw new RunDirError(file, 'config differs from the one this run was created with; use a new run name');
     }
     if (canonicalJson(manifest.seeds) !== canonicalJson(seeds)) {

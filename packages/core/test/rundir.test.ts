@@ -62,6 +62,24 @@ describe('RunDir', () => {
     await (await RunDir.open(root, { config, seeds: { sample: 1, train: 2 } })).close();
   });
 
+  test('normalizeConfig fills fields added after the run was created, so the run still resumes', async () => {
+    const root = join(tmp(), 'older');
+    const old = { recipe: 'sppd', train: { lr: 1e-5 } };
+    await (await RunDir.open(root, { config: old })).close();
+    const withDefault = (c: Record<string, unknown>) => ({ ...c, train: { chosenNll: 0, ...(c.train as object) } });
+    const current = withDefault(old);
+    // Without the normaliser the new field reads as a different config.
+    await expect(RunDir.open(root, { config: current })).rejects.toThrow(/config differs/);
+    await (await RunDir.open(root, { config: current, normalizeConfig: withDefault })).close();
+    // A real change is still refused, and a normaliser that throws leaves the stored config as it was.
+    await expect(RunDir.open(root, { config: withDefault({ ...old, recipe: 'dpo' }), normalizeConfig: withDefault })).rejects.toThrow(/config differs/);
+    const boom = () => {
+      throw new Error('unknown field');
+    };
+    await expect(RunDir.open(root, { config: current, normalizeConfig: boom })).rejects.toThrow(/config differs/);
+    await (await RunDir.open(root, { config: old, normalizeConfig: boom })).close();
+  });
+
   test('a lock left by a dead process on this host is taken over', async () => {
     const root = join(tmp(), 'stale');
     const dead = spawnSync(process.execPath, ['-e', '']).pid;

@@ -14,7 +14,7 @@ import { readJsonl, RunDir, validateTree, writeJsonAtomic, type PreferencePair, 
 import { trainBaseModel } from '@stepwise/backends';
 import { saveModel } from '@stepwise/native';
 import type { Level } from '@stepwise/tasks';
-import { RULE_OF, type PipelineConfig } from './config.js';
+import { RULE_OF, validateConfig, type PipelineConfig } from './config.js';
 import { pairsStage, sampleStage, scoreStage, tokenizer, trainProblems } from './data-stages.js';
 import { learnedPrm } from './prm-values.js';
 import { StageError } from './errors.js';
@@ -59,7 +59,13 @@ export function stagePlan(c: PipelineConfig): string[] {
 }
 
 export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promise<{ markdown: string } | null> {
-  const run = await RunDir.open(o.out, { config: c as unknown as Record<string, unknown>, seeds: { seed: c.seed, base: c.base.seed }, stages: stagePlan(c) });
+  const run = await RunDir.open(o.out, {
+    config: c as unknown as Record<string, unknown>,
+    seeds: { seed: c.seed, base: c.base.seed },
+    stages: stagePlan(c),
+    // Fields added since the run was created get their defaults, so an older run still resumes.
+    normalizeConfig: (stored) => validateConfig(stored as unknown as PipelineConfig),
+  });
   const wants = (k: StageName) => !o.only || o.only.includes(k);
   const elapsed: Record<string, number> = {};
   const log = o.log ?? (() => undefined);
