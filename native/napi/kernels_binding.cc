@@ -127,6 +127,94 @@ Napi::Value StepLogprobBackwardB(const Napi::CallbackInfo& info, bool async) {
   return run_job(args, std::move(job), async);
 }
 
+// The fused forward + gradient (kernels.h (a+)): the forward's options and outputs, plus `grad` (the logits
+// themselves with inPlace: true) and, optionally, upstream gradients known before the forward.
+Napi::Value StepLogprobForwardGradB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "stepLogprobForwardGradAsync" : "stepLogprobForwardGrad");
+  LogitsShape s = parse_logits(args);
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  StepLogprobForward k;
+  k.logits = s.logits.data;
+  k.dtype = s.dtype;
+  k.n = s.n;
+  k.v = s.v;
+  k.targets = static_cast<const int32_t*>(s.targets.data);
+  k.step_index = static_cast<const int32_t*>(s.steps.data);
+  k.num_steps = s.num_steps;
+  k.exact = args.boolean_or("exact", false);
+  k.token_logp = static_cast<float*>(args.output("tokenLogp", Kind::F32, s.n).data);
+  k.step_sum = static_cast<float*>(args.output("stepSum", Kind::F32, s.num_steps).data);
+  k.lse = static_cast<float*>(args.output("lse", Kind::F32, s.n).data);
+  if (args.boolean_or("wantEntropy", false)) k.entropy = static_cast<float*>(args.output("entropy", Kind::F32, s.n).data);
+  if (args.boolean_or("wantArgmaxHit", false))
+    k.argmax_hit = static_cast<uint8_t*>(args.output("argmaxHit", Kind::U8, s.n).data);
+  const float* grad_token = static_cast<const float*>(args.input("gradToken", Kind::F32, s.n, true).data);
+  const float* grad_step = static_cast<const float*>(args.input("gradStep", Kind::F32, s.num_steps, true).data);
+  const bool in_place = args.boolean_or("inPlace", false);
+  void* grad;
+  if (in_place) {
+    grad = s.logits.data;
+    args.result().Set("grad", args.object().Get("logits"));
+  } else {
+    grad = args.output("grad", Kind::Float, s.n * s.v, s.dtype).data;
+  }
+  const void* host_targets = s.targets.check;
+  bool device = args.loc() == Loc::Device;
+  int dev = args.device();
+  Job job;
+  job.run = [k, grad, grad_token, grad_step, check, in_place, host_targets, device, dev]() {
+    const int32_t* tg = static_cast<const int32_t*>(host_targets);
+    if (device) {
+      gpu::set_device(dev);
+      gpu::step_logprob_forward_grad(k, grad, grad_token, grad_step);
+      return;
+    }
+    if (check) {
+      if (grad_token) check_finite("gradToken", grad_token, DType::F32, k.n);
+      if (grad_step) check_finite("gradStep", grad_step, DType::F32, k.num_steps);
+      // In place, the logits are gone after the kernel, so bad values are found by a scan before it.
+      if (in_place) check_logits_values("logits", k.logits, k.dtype, k.n, k.v, tg);
+    }
+    step_logprob_forward_grad(k, grad, grad_token, grad_step);
+    if (check && !in_place) check_forward_rows("logits", k.logits, k.dtype, k.n, k.v, tg, k.lse);
+  };
+  return run_job(args, std::move(job), async);
+}
+
+// grad[t, :] *= -g_t in place: turns the unscaled gradient of stepLogprobForwardGrad into dlogits.
+Napi::Value StepLogprobGradScaleB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "stepLogprobGradScaleAsync" : "stepLogprobGradScale");
+  StepLogprobGradScale k;
+  k.dtype = args.dtype_or("dtype");
+  k.v = args.integer("v", 1, kMaxInt32);
+  k.n = args.integer("n", 0, kMaxInt32);
+  k.num_steps = args.integer_or("numSteps", 0, kMaxInt32, 0);
+  Array grad = args.input("grad", Kind::Float, product(args, "grad", k.n, k.v), false, k.dtype);
+  Array targets = args.input("targets", Kind::I32, k.n);
+  Array steps = args.input("stepIndex", Kind::I32, k.n, true);
+  if (k.num_steps > 0 && !steps.present)
+    args.range_error("stepIndex", "expected an Int32Array of length n when numSteps > 0");
+  check_targets(args, targets, steps, k.n, k.v, k.num_steps);
+  k.grad = grad.data;
+  k.targets = static_cast<const int32_t*>(targets.data);
+  k.step_index = static_cast<const int32_t*>(steps.data);
+  k.grad_token = static_cast<const float*>(args.input("gradToken", Kind::F32, k.n, true).data);
+  k.grad_step = static_cast<const float*>(args.input("gradStep", Kind::F32, k.num_steps, true).data);
+  args.result().Set("dlogits", args.object().Get("grad"));
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  bool device = args.loc() == Loc::Device;
+  int dev = args.device();
+  Job job;
+  job.run = [k, check, device, dev]() {
+    if (check) {
+      if (k.grad_token) check_finite("gradToken", k.grad_token, DType::F32, k.n);
+      if (k.grad_step) check_finite("gradStep", k.grad_step, DType::F32, k.num_steps);
+    }
+    run_on(device, dev, &step_logprob_grad_scale, &gpu::step_logprob_grad_scale, k);
+  };
+  return run_job(args, std::move(job), async);
+}
+
 // ---- (a') from hidden states and the LM head ---------------------------------------------------------
 struct HiddenShape {
   int64_t n, d, v, num_steps, chunk_rows;
@@ -229,6 +317,8 @@ Napi::Value StepLogprobHiddenBackwardB(const Napi::CallbackInfo& info, bool asyn
 void Register(Napi::Env env, Napi::Object exports) {
   export_pair<StepLogprobForwardB>(env, exports, "stepLogprobForward");
   export_pair<StepLogprobBackwardB>(env, exports, "stepLogprobBackward");
+  export_pair<StepLogprobForwardGradB>(env, exports, "stepLogprobForwardGrad");
+  export_pair<StepLogprobGradScaleB>(env, exports, "stepLogprobGradScale");
   export_pair<StepLogprobHiddenForwardB>(env, exports, "stepLogprobHiddenForward");
   export_pair<StepLogprobHiddenBackwardB>(env, exports, "stepLogprobHiddenBackward");
 }

@@ -181,6 +181,49 @@ static void test_logits(int64_t n, int64_t v, DType dt, bool exact) {
     expect(zeros, "ignored rows have zero gradient");
     rel_norm(inplace ? "dlogits (in place)" : "dlogits", got, ref, dt == DType::BF16 ? 1e-2 : 1e-4);
   }
+
+  // The fused forward + gradient (kernels.h (a+)), in place on a copy: unscaled, then scaled on the device,
+  // and with the upstream gradient given up front. Forward outputs must equal the forward's bitwise.
+  for (int known = 0; known < 2; ++known) {
+    Dev<uint32_t> zc(words);
+    Dev<float> logp2(n), lse2(n), ssum2(steps);
+    StepLogprobForward f2 = f;
+    f2.logits = zc.p, f2.token_logp = logp2.ptr(), f2.lse = lse2.ptr(), f2.step_sum = ssum2.ptr();
+    f2.entropy = nullptr, f2.argmax_hit = nullptr;
+    gpu::step_logprob_forward_grad(f2, zc.p, known ? dgt.ptr() : nullptr, known ? dgs.ptr() : nullptr);
+    expect(logp2.get() == lp && lse2.get() == ls && ssum2.get() == ss, "fused forward outputs equal the forward's");
+    auto decode_all = [&](const std::vector<uint32_t>& out) {
+      std::vector<float> got(n * v);
+      for (int64_t i = 0; i < n * v; ++i) {
+        if (dt == DType::BF16) {
+          uint16_t h;
+          std::memcpy(&h, reinterpret_cast<const char*>(out.data()) + 2 * i, 2);
+          got[i] = bf16_to_f32(h);
+        } else {
+          std::memcpy(&got[i], reinterpret_cast<const char*>(out.data()) + 4 * i, 4);
+        }
+      }
+      return got;
+    };
+    std::vector<double> ref(n * v, 0.0);
+    if (!known) {
+      for (int64_t t = 0; t < n; ++t)
+        if (tg[t] >= 0)
+          for (int64_t j = 0; j < v; ++j) ref[t * v + j] = std::exp(z[t * v + j] - ref_lse[t]) - (j == tg[t]);
+      rel_norm("fused unscaled grad", decode_all(zc.get()), ref, dt == DType::BF16 ? 1e-2 : 1e-4);
+      StepLogprobGradScale sc;
+      sc.grad = zc.p, sc.dtype = dt, sc.n = n, sc.v = v, sc.targets = dtg.ptr(), sc.step_index = dst.ptr();
+      sc.num_steps = steps, sc.grad_token = dgt.ptr(), sc.grad_step = dgs.ptr();
+      gpu::step_logprob_grad_scale(sc);
+    }
+    for (int64_t t = 0; t < n; ++t) {
+      if (tg[t] < 0) continue;
+      const double g = gtok[t] + (st[t] >= 0 ? gstep[st[t]] : 0.0);
+      for (int64_t j = 0; j < v; ++j) ref[t * v + j] = g * ((j == tg[t]) - std::exp(z[t * v + j] - ref_lse[t]));
+    }
+    rel_norm(known ? "fused grad, upstream known" : "fused grad, then scaled", decode_all(zc.get()), ref,
+             dt == DType::BF16 ? 2e-2 : 1e-4);
+  }
 }
 
 static void test_small() {

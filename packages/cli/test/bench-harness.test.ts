@@ -166,6 +166,20 @@ describe('targets', () => {
     expect(formatTargets(lines).split('\n')[1].startsWith('MISS')).toBe(true);
   });
 
+  it('forward+backward is judged on the fused one-pass record, with the two-call and row-scale rates beside it', () => {
+    const e = 4096 * 32000;
+    const mk = (impl: 'native' | 'native-fused' | 'native-fused+scale', rate: number) =>
+      makeRecord({ kernel: 'step_logprob', impl, direction: 'fwd+bwd', dtype: 'float32', N: 4096, V: 32000, work: { elements: e, bytes: 1 }, summary: summary(e / rate), referenceSeconds: (100 * e) / 1e9 });
+    const lines = logitsTargets([mk('native', 1.7e9), mk('native-fused', 2.8e9), mk('native-fused+scale', 1.6e9)], 4096, [32000]);
+    expect(lines[1].verdict).toBe('PASS');
+    expect(lines[1].text).toContain('(native-fused): 2.80 Gelem/s');
+    expect(lines[1].text).toContain('fwd then bwd 1.70, fused then row scale 1.60 Gelem/s');
+    // Without a fused record (an older addon), the two-call record is judged.
+    const old = logitsTargets([mk('native', 1.7e9)], 4096, [32000]);
+    expect(old[1].verdict).toBe('MISS');
+    expect(old[1].text).toContain('(native): 1.70 Gelem/s');
+  });
+
   it('a measured miss stays MISS even when the other half was not measured', () => {
     const lines = logitsTargets([logits('fwd', 32000, (4096 * 32000) / 1e9)]);
     expect(lines[0].verdict).toBe('MISS');

@@ -157,3 +157,117 @@ export function stepLogprobBackwardAsync<L extends FloatIn>(
 ): Promise<{ dlogits: DlogitsOf<L> }> {
   return startAsync(() => backwardCall('stepLogprobBackward', input, options));
 }
+
+// ---- the fused forward + gradient (kernels.h (a+)) -----------------------------------------------------------
+
+export interface StepLogprobWithGradInput<L extends FloatIn = FloatIn> extends StepLogprobInput<L> {
+  /**
+   * Upstream dL/d tokenLogp, when it is known before the forward (the NLL of SFT, any loss linear in the
+   * log-probs). With gradToken and/or gradStep given, `grad` is the finished dlogits; without, it is unscaled.
+   */
+  gradToken?: Float32Array | DeviceTensor;
+  /** Upstream dL/d stepSum known before the forward (see gradToken). */
+  gradStep?: Float32Array | DeviceTensor;
+}
+
+export interface StepLogprobWithGradOptions extends StepLogprobOptions {
+  /** Write the gradient over the logits (no n·v allocation; the logits are destroyed). Default false. */
+  inPlace?: boolean;
+}
+
+export type StepLogprobWithGradResult<L> = StepLogprobResult<Out<L, Float32Array>, Out<L, Uint8Array>> & {
+  /**
+   * [n, v], the logits' dtype. Without upstream gradients: softmax(z_t) − onehot(target_t) (= −∂logp_t/∂z_t;
+   * multiply row t by −g_t where it is consumed, or call {@link scaleStepLogprobGrad}). With them: the finished
+   * g_t · (onehot − softmax). Ignored tokens' rows are 0.
+   */
+  grad: DlogitsOf<L>;
+};
+
+function forwardGradCall(fn: string, input: StepLogprobWithGradInput, options: StepLogprobWithGradOptions | undefined): Call {
+  const o = checkKeys('options', options, [...FWD_OPTIONS, 'inPlace']) as StepLogprobWithGradOptions;
+  const { call, n, v, s } = prepareLogits(fn, input, ['gradToken', 'gradStep']);
+  call.f32('gradToken', input.gradToken, n, { optional: true, finite: true });
+  call.f32('gradStep', input.gradStep, s, { optional: true, finite: true });
+  if (o.exact !== undefined) call.set('exact', expectBoolean('options.exact', o.exact));
+  if (o.checkValues !== undefined) call.set('checkValues', expectBoolean('options.checkValues', o.checkValues));
+  const inPlace = o.inPlace === undefined ? false : expectBoolean('options.inPlace', o.inPlace);
+  call.set('inPlace', inPlace);
+  declareStepLogprobOutputs(call, o, n, s);
+  if (!inPlace) call.out('grad', call.raw.dtype as 'f32' | 'bf16', n * v);
+  return call;
+}
+
+/**
+ * Forward and gradient in one pass over the logits: everything {@link stepLogprob} returns, plus `grad`.
+ * One read of each row and one exp per element, against two reads and two exps for {@link stepLogprob} then
+ * {@link stepLogprobBackward} (docs/kernels-cpu.md). For DPO-style losses, whose upstream gradient depends on
+ * the forward's sums, take the unscaled gradient and fold −g_t into its consumer (an LM-head GEMM operand);
+ * {@link scaleStepLogprobGrad} materialises dlogits when there is no such consumer.
+ * With `inPlace` and checkValues (default), the logits are scanned for NaN/+Infinity before they are overwritten.
+ */
+export function stepLogprobWithGrad<L extends FloatIn>(
+  input: StepLogprobWithGradInput<L>,
+  options?: StepLogprobWithGradOptions,
+): StepLogprobWithGradResult<L> {
+  return forwardGradCall('stepLogprobForwardGrad', input, options).run();
+}
+
+/** {@link stepLogprobWithGrad} on the libuv pool. Do not touch the inputs until the promise settles. */
+export function stepLogprobWithGradAsync<L extends FloatIn>(
+  input: StepLogprobWithGradInput<L>,
+  options?: StepLogprobWithGradOptions,
+): Promise<StepLogprobWithGradResult<L>> {
+  return startAsync(() => forwardGradCall('stepLogprobForwardGrad', input, options));
+}
+
+export interface StepLogprobGradScaleInput<G extends FloatIn = FloatIn> {
+  /** [n, v]: the unscaled `grad` of {@link stepLogprobWithGrad}; scaled in place. */
+  grad: G;
+  vocabSize: number;
+  targets: IndexIn;
+  stepIndex?: IndexIn;
+  numSteps?: number;
+  /** [n] upstream dL/d tokenLogp (omitted = 0). */
+  gradToken?: Float32Array | DeviceTensor;
+  /** [numSteps] upstream dL/d stepSum (omitted = 0). */
+  gradStep?: Float32Array | DeviceTensor;
+}
+
+function gradScaleCall(fn: string, input: StepLogprobGradScaleInput, options: { checkValues?: boolean } | undefined): Call {
+  const o = checkKeys('options', options, ['checkValues']) as { checkValues?: boolean };
+  checkKeys('input', input, ['grad', 'vocabSize', 'targets', 'stepIndex', 'numSteps', 'gradToken', 'gradStep']);
+  const call = new Call(fn, input.grad);
+  const v = expectInteger('vocabSize', input.vocabSize, 1);
+  const n = lengthOf('targets', input.targets);
+  const s = numStepsOf(input);
+  if (s > 0 && input.stepIndex === undefined) throw new ArgumentError('stepIndex', 'an Int32Array of length n when numSteps > 0', 'undefined');
+  call.float('grad', input.grad, n * v);
+  const targets = call.i32('targets', input.targets, n);
+  const steps = call.i32('stepIndex', input.stepIndex, n, true);
+  if (targets) checkTargets(targets, steps, v, s);
+  Object.assign(call.raw, { n, v, numSteps: s });
+  call.f32('gradToken', input.gradToken, n, { optional: true, finite: true });
+  call.f32('gradStep', input.gradStep, s, { optional: true, finite: true });
+  if (o.checkValues !== undefined) call.set('checkValues', expectBoolean('options.checkValues', o.checkValues));
+  return call;
+}
+
+/**
+ * In place: grad[t, :] *= −g_t with g_t = gradToken[t] + gradStep[stepIndex[t]], turning the unscaled gradient of
+ * {@link stepLogprobWithGrad} into exactly what {@link stepLogprobBackward} returns. Rows with g_t = 0 become 0.
+ * Returns `{ dlogits }`, the same array as `grad`.
+ */
+export function scaleStepLogprobGrad<G extends FloatIn>(
+  input: StepLogprobGradScaleInput<G>,
+  options?: { checkValues?: boolean },
+): { dlogits: DlogitsOf<G> } {
+  return gradScaleCall('stepLogprobGradScale', input, options).run();
+}
+
+export function scaleStepLogprobGradAsync<G extends FloatIn>(
+  input: StepLogprobGradScaleInput<G>,
+  options?: { checkValues?: boolean },
+): Promise<{ dlogits: DlogitsOf<G> }> {
+  return startAsync(() => gradScaleCall('stepLogprobGradScale', input, options));
+}

@@ -148,9 +148,12 @@ export class Call {
       const t = this.handles.get(v);
       if (t) out[k] = t;
     }
-    if (this.loc === 'host' && this.raw.dtype === 'bf16' && r.dlogits instanceof Uint16Array) {
-      // In place, native returns the caller's own bits; keep returning the caller's Bf16Array then.
-      out.dlogits = this.bf16In === r.dlogits ? this.bf16Owner : new Bf16Array(r.dlogits);
+    for (const key of ['dlogits', 'grad'] as const) {
+      const bits = r[key];
+      if (this.loc === 'host' && this.raw.dtype === 'bf16' && bits instanceof Uint16Array) {
+        // In place, native returns the caller's own bits; keep returning the caller's Bf16Array then.
+        out[key] = this.bf16In === bits ? this.bf16Owner : new Bf16Array(bits);
+      }
     }
     return out;
   }

@@ -31,6 +31,8 @@ export interface NativeFloors {
 export interface NativeKernels {
   stepLogprobForward?: RawFn;
   stepLogprobBackward?: RawFn;
+  stepLogprobForwardGrad?: RawFn;
+  stepLogprobGradScale?: RawFn;
   stepLogprobHiddenForward?: RawFn;
   stepLogprobHiddenBackward?: RawFn;
   rewardWeightsForward?: RawFn;
@@ -109,6 +111,8 @@ export function resolveImpls(): Impls {
   for (const k of [
     'stepLogprobForward',
     'stepLogprobBackward',
+    'stepLogprobForwardGrad',
+    'stepLogprobGradScale',
     'stepLogprobHiddenForward',
     'stepLogprobHiddenBackward',
     'rewardWeightsForward',

@@ -177,6 +177,26 @@ function benchLogits(ctx: Ctx, pool: LogitsPool, n: number, v: number): void {
     restore();
     const peakB = measurePeak(fwdBwd);
     ctx.add({ ...base, impl: 'native', direction: 'fwd+bwd', dtype, work: workOf('fwd+bwd', dtype, active), summary: ctx.time(fwdBwd, restore), referenceSeconds: refSeconds['fwd+bwd'], peakExtraBytes: peakB.bytes, peakMethod: peakB.method, note: refNote ?? 'fwd, then bwd writing dlogits over the logits' });
+
+    // The fused path (kernels.h (a+)): one read of each row and one exp per element instead of two of each.
+    if (native.stepLogprobForwardGrad && native.stepLogprobGradScale) {
+      const fused = (known: boolean) =>
+        native.stepLogprobForwardGrad!({ ...args, ...outs, ...(known ? { gradStep } : {}), inPlace: true, checkValues: false });
+      const fusedScale = () => {
+        fused(false);
+        native.stepLogprobGradScale!({ grad: c.logits, dtype: args.dtype, n, v, targets: c.targets, stepIndex: c.stepIndex, numSteps: c.numSteps, gradStep, checkValues: false });
+      };
+      const cases: Array<[Impl, () => void, string]> = [
+        ['native-fused', () => fused(true), 'one pass: dlogits written over the logits with the upstream gradient given up front (or the unscaled pass, the scale left to the consumer)'],
+        ['native-fused+scale', fusedScale, 'one pass unscaled, then a row-scale pass: dlogits from an upstream gradient computed after the forward'],
+      ];
+      for (const [impl, fn, note] of cases) {
+        ctx.log(`  ${impl} fwd+bwd in place`);
+        restore();
+        const peak = measurePeak(fn);
+        ctx.add({ ...base, impl, direction: 'fwd+bwd', dtype, work: workOf('fwd+bwd', dtype, active), summary: ctx.time(fn, restore), referenceSeconds: refSeconds['fwd+bwd'], peakExtraBytes: peak.bytes, peakMethod: peak.method, note: refNote ?? note });
+      }
+    }
   }
 }
 

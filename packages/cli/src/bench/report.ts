@@ -5,7 +5,12 @@
 import { floorRatio, rate, speedup, type Summary } from './stats.js';
 
 export type Direction = 'fwd' | 'fwd+bwd' | 'n/a';
-export type Impl = 'native' | 'native+check' | 'api' | 'reference' | 'naive' | 'cuda' | 'floor';
+/**
+ * native-fused: stepLogprobForwardGrad, forward and gradient in one pass (upstream gradient known before the
+ * forward, or the scale folded into the consumer); native-fused+scale: the unscaled pass, then the row scale
+ * that materialises dlogits (an upstream gradient computed from the forward, no consumer to fold it into).
+ */
+export type Impl = 'native' | 'native+check' | 'native-fused' | 'native-fused+scale' | 'api' | 'reference' | 'naive' | 'cuda' | 'floor';
 
 export interface BenchRecord {
   kernel: string;

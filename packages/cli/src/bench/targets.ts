@@ -27,7 +27,13 @@ export function logitsTargets(records: readonly BenchRecord[], n = 4096, vs = [3
   const out: TargetLine[] = [];
   for (const v of vs) {
     for (const dir of ['fwd', 'fwd+bwd'] as const) {
-      const r = find(records, (x) => x.kernel === 'step_logprob' && x.impl === 'native' && x.direction === dir && x.dtype === 'float32' && x.N === n && x.V === v);
+      const pick = (impl: string) =>
+        find(records, (x) => x.kernel === 'step_logprob' && x.impl === impl && x.direction === dir && x.dtype === 'float32' && x.N === n && x.V === v);
+      // forward+backward: the fused one-pass kernel is the implementation of "forward + g·(p − onehot) written in
+      // place" (kernels.md §1.6); the two-call and row-scale variants are reported beside it.
+      const twoCall = dir === 'fwd+bwd' ? pick('native') : undefined;
+      const scaled = dir === 'fwd+bwd' ? pick('native-fused+scale') : undefined;
+      const r = dir === 'fwd+bwd' ? (pick('native-fused') ?? twoCall) : pick('native');
       const want = LOGITS_TARGETS[dir];
       const g = r?.gelemPerSec ?? undefined;
       const s = r?.speedupVsReference ?? undefined;
@@ -36,7 +42,11 @@ export function logitsTargets(records: readonly BenchRecord[], n = 4096, vs = [3
       const sTxt = s === undefined ? 'not measured (reference skipped or missing)' : `${s.toFixed(1)}×`;
       out.push({
         verdict,
-        text: `step_logprob fp32 N=${n} V=${v} ${dir === 'fwd' ? 'forward' : 'forward+backward in place'}: ${gTxt} (target ≥ ${want}); ×reference ${sTxt} (target ≥ ${LOGITS_TARGETS.speedupVsReference}×)`,
+        text:
+          `step_logprob fp32 N=${n} V=${v} ${dir === 'fwd' ? 'forward' : `forward+backward in place (${r?.impl ?? 'native-fused'})`}: ${gTxt} (target ≥ ${want}); ×reference ${sTxt} (target ≥ ${LOGITS_TARGETS.speedupVsReference}×)` +
+          (dir === 'fwd+bwd' && r !== twoCall
+            ? `; beside it: fwd then bwd ${twoCall?.gelemPerSec?.toFixed(2) ?? '-'}, fused then row scale ${scaled?.gelemPerSec?.toFixed(2) ?? '-'} Gelem/s`
+            : ''),
       });
     }
   }

@@ -95,6 +95,26 @@ export function stepLogprobBackwardRef(input: StepLogprobBackwardRefInput): Floa
 }
 
 /**
+ * The unscaled gradient of the fused forward: softmax(z_t) − onehot(target_t) = −∂logp_t/∂z_t, and a zero row
+ * for ignored tokens. With upstream gradients g_t the full gradient is −g_t times this row, which is
+ * {@link stepLogprobBackwardRef}.
+ */
+export function stepLogprobUnscaledGradRef(input: StepLogprobRefInput): Float64Array {
+  const { logits, vocabSize: v, targets } = input;
+  const n = targets.length;
+  const u = new Float64Array(n * v);
+  for (let t = 0; t < n; t++) {
+    const target = targets[t];
+    if (target < 0) continue;
+    const row = t * v;
+    const lse = logSumExp(logits, row, v);
+    for (let j = 0; j < v; j++) u[row + j] = Math.exp(logits[row + j] - lse);
+    u[row + target] = Math.expm1(logits[row + target] - lse); // p_t − 1 without cancellation as p_t → 1
+  }
+  return u;
+}
+
+/**
  * The naive version most frameworks run: materialise log-softmax of every row (n·v float64 values), then
  * gather the targets. Same results as {@link stepLogprobRef}; exported as the baseline for benchmarks.
  */
