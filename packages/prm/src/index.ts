@@ -6,3 +6,4 @@ export * from './labels.js';
 export * from './scorer.js';
 export * from './train.js';
 export * from './evaluate.js';
+export * from './surprise.js';

@@ -76,7 +76,9 @@ export interface PipelineConfig {
   /**
    * Step values: 'mc' = Monte-Carlo rollouts that see only final answers (Math-Shepherd soft labels);
    * 'prm' = the learned PRM (@stepwise/prm) trained for `prmSteps` steps on the round's solutions with N = 1
-   * outcome labels; 'outcome' = mean correctness of the walks through a node (N = 1); 'oracle' = the task's exact step
+   * outcome labels; 'surprise' = the surprise value head (@stepwise/prm, docs/prm.md §7): a logistic layer over the
+   * round's policy's own token log-probs, fitted to the round's N = 1 outcome labels (final answers only; one
+   * forward pass per tree instead of rollouts); 'outcome' = mean correctness of the walks through a node (N = 1); 'oracle' = the task's exact step
    * checker — an UPPER-BOUND ABLATION only, never a default; 'search' = the values the search computed
    * itself (MCTS: (Q + 1) / 2 with Q and visits kept for the Q-value pairs; pruned search: its Monte-Carlo
    * values of the kept steps) — required by, and only allowed with, the 'mcts' and 'pruned' samplers.
@@ -116,8 +118,8 @@ export interface PipelineConfig {
 }
 
 export type Sampler = 'tree' | 'mcts' | 'pruned';
-export type Scorer = 'mc' | 'prm' | 'outcome' | 'oracle' | 'search';
-const SCORERS_OF: Record<Sampler, readonly Scorer[]> = { tree: ['mc', 'prm', 'outcome', 'oracle'], mcts: ['search'], pruned: ['search'] };
+export type Scorer = 'mc' | 'prm' | 'surprise' | 'outcome' | 'oracle' | 'search';
+const SCORERS_OF: Record<Sampler, readonly Scorer[]> = { tree: ['mc', 'prm', 'surprise', 'outcome', 'oracle'], mcts: ['search'], pruned: ['search'] };
 /** Pair data that only one sampler's output carries (Q values and visits; the max/min routes). */
 const SAMPLER_OF: Partial<Record<PairData, Sampler>> = { 'q-value': 'mcts', 'max-min': 'pruned' };
 

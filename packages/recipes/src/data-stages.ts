@@ -14,7 +14,7 @@ import type { PairData, PipelineConfig } from './config.js';
 import { StageError } from './errors.js';
 import { judge } from './judge.js';
 import { selectPairs } from './pair-rules.js';
-import { learnedPrm, prmTreeValues } from './prm-values.js';
+import { learnedPrm, surpriseValueHead, prmTreeValues } from './prm-values.js';
 import { monteCarloTreeValues, outcomeTreeValues } from './rollouts.js';
 import { sampleProblem, sphereRouteCounts } from './samplers.js';
 
@@ -72,7 +72,10 @@ export async function scoreStage(c: PipelineConfig, round: number, modelDir: str
   const file = await ResumableJsonl.open<ScoredTree>(out, { validate: (v) => validateScoredTree(v), key: (t) => t.problemId });
   const model = c.score.scorer === 'mc' ? loadModel(modelDir) : null;
   const name = scorerName(c);
-  const prm = c.score.scorer === 'prm' ? await learnedPrm(c, modelDir, trees, byId, prmDir) : null;
+  const prm =
+    c.score.scorer === 'prm' ? await learnedPrm(c, modelDir, trees, byId, prmDir)
+    : c.score.scorer === 'surprise' ? await surpriseValueHead(modelDir, trees, byId, prmDir)
+    : null;
   try {
     for (const [i, tree] of trees.entries()) {
       if (file.has(tree.problemId)) continue;
@@ -108,7 +111,7 @@ export async function scoreStage(c: PipelineConfig, round: number, modelDir: str
 
 /** The scored trees' `scorer` field: which values the pairs were selected with. */
 export function scorerName(c: PipelineConfig): string {
-  if (c.score.scorer !== 'search') return { mc: `mc:n=${c.score.rollouts}:soft`, outcome: 'outcome:walks', oracle: 'oracle', prm: `prm:n=1:steps=${c.score.prmSteps}` }[c.score.scorer];
+  if (c.score.scorer !== 'search') return { mc: `mc:n=${c.score.rollouts}:soft`, outcome: 'outcome:walks', oracle: 'oracle', prm: `prm:n=1:steps=${c.score.prmSteps}`, surprise: 'prm:surprise:n=1' }[c.score.scorer];
   return c.sample.sampler === 'mcts' ? 'mcts-q' : `pruned:mc:n=${c.score.rollouts}:soft`;
 }
 

@@ -140,6 +140,8 @@ export function describeScorer(c: PipelineConfig): string {
       return `Monte-Carlo rollouts (${c.score.rollouts} per node, final answers only)`;
     case 'prm':
       return `the learned PRM (${c.score.prmSteps} steps on the round's N = 1 outcome labels, final answers only)`;
+    case 'surprise':
+      return "the surprise value head (a logistic layer over the policy's own token log-probs, fitted to the round's N = 1 outcome labels, final answers only)";
     case 'outcome':
       return 'outcome labels (final answers only)';
     case 'search':

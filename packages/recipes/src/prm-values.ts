@@ -1,5 +1,5 @@
 /**
- * The learned PRM (@stepwise/prm) as the recipes use it: trained on a round's own tree solutions with N = 1
+ * The learned step scorers (@stepwise/prm) as the recipes use them, trained on a round's own tree solutions with N = 1
  * outcome labels, then scoring tree nodes (scorer 'prm') or beam-search candidates (eval.search 'beam').
  *
  * Context: the verifier reads prompt + solution in one sequence of at most the model's maxSeqLen tokens, the
@@ -7,24 +7,32 @@
  * never be finished by the policy, so it is left out of the PRM's training data, and when scoring, its steps
  * past the context get value 0 (a state the policy cannot complete) while the steps that fit are scored.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CharTokenizer, type Problem, type Tree } from '@stepwise/core';
 import { loadModel, saveModel } from '@stepwise/native';
-import { encodeSolution, outcomeExamples, PrmScorer, trainPrm } from '@stepwise/prm';
+import { encodeSolution, outcomeExamples, PrmScorer, SurpriseScorer, trainPrm, trainSurpriseHead } from '@stepwise/prm';
 import type { StepScorer } from '@stepwise/search';
 import type { PipelineConfig } from './config.js';
 import { judge } from './judge.js';
 
 const chars = new CharTokenizer();
 
-/** How many leading steps of `steps` fit the PRM's context. */
-function fittingSteps(prm: PrmScorer, problem: Problem, steps: readonly string[]): number {
+/** A scorer over a model with a context limit: the PRM, or the surprise head over the policy. */
+interface BoundedScorer {
+  readonly model: { readonly config: { readonly maxSeqLen: number } };
+  scoreMany(items: readonly { problem: Problem; steps: readonly string[] }[]): Promise<number[][]>;
+}
+
+/** How many leading steps of `steps` fit the scorer's context. */
+function fittingSteps(prm: BoundedScorer, problem: Problem, steps: readonly string[]): number {
   let k = steps.length;
   while (k > 0 && encodeSolution(chars, problem.question, steps.slice(0, k)).tokens.length > prm.model.config.maxSeqLen) k--;
   return k;
 }
 
 /** Scores many solutions; steps past the context get 0 (see the file comment). */
-async function scoreBounded(prm: PrmScorer, items: readonly { problem: Problem; steps: readonly string[] }[]): Promise<number[][]> {
+async function scoreBounded(prm: BoundedScorer, items: readonly { problem: Problem; steps: readonly string[] }[]): Promise<number[][]> {
   const fit = items.map((it) => fittingSteps(prm, it.problem, it.steps));
   const scores = await prm.scoreMany(items.map((it, i) => ({ problem: it.problem, steps: it.steps.slice(0, fit[i]) })));
   return scores.map((v, i) => [...v, ...new Array<number>(items[i].steps.length - fit[i]).fill(0)]);
@@ -54,23 +62,59 @@ export class LearnedPrm implements StepScorer {
  */
 export async function learnedPrm(c: PipelineConfig, modelDir: string, trees: readonly Tree[], byId: Map<string, Problem>, dir: string): Promise<LearnedPrm> {
   const model = loadModel(modelDir);
-  const solutions = trees.flatMap((t) => {
-    const p = byId.get(t.problemId)!;
-    return t.terminal.flatMap((term, leaf) => {
-      if (!term) return [];
-      const steps: string[] = [];
-      for (let i = leaf; i > 0; i = t.parent[i]) steps.push(t.text[i]);
-      return [{ problem: p, steps: steps.reverse() }];
-    });
-  }).filter((s) => encodeSolution(chars, s.problem.question, s.steps).tokens.length <= model.config.maxSeqLen);
+  const solutions = treeSolutions(trees, byId, model.config.maxSeqLen);
   const r = await trainPrm({ model, examples: outcomeExamples(solutions, judge), steps: c.score.prmSteps, batchSize: 16, lr: 1e-3, seed: c.seed });
   r.optimizer.dispose();
   saveModel(model, dir);
   return new LearnedPrm(new PrmScorer(model, { name: 'prm:n=1' }));
 }
 
+/** The complete root-to-leaf solutions of a round's trees that fit the model's context. */
+function treeSolutions(trees: readonly Tree[], byId: Map<string, Problem>, maxSeqLen: number): { problem: Problem; steps: string[] }[] {
+  return trees
+    .flatMap((t) => {
+      const p = byId.get(t.problemId)!;
+      return t.terminal.flatMap((term, leaf) => {
+        if (!term) return [];
+        const steps: string[] = [];
+        for (let i = leaf; i > 0; i = t.parent[i]) steps.push(t.text[i]);
+        return [{ problem: p, steps: steps.reverse() }];
+      });
+    })
+    .filter((s) => encodeSolution(chars, s.problem.question, s.steps).tokens.length <= maxSeqLen);
+}
+
+/** The surprise value head as a StepScorer that owns its (policy) model; steps past the context get 0. */
+export class SurpriseValues implements StepScorer {
+  readonly name = 'prm:surprise:n=1';
+  constructor(readonly scorer: SurpriseScorer) {}
+  async score(problem: Problem, steps: readonly string[]): Promise<number[]> {
+    return (await this.scoreMany([{ problem, steps }]))[0];
+  }
+  scoreMany(items: readonly { problem: Problem; steps: readonly string[] }[]): Promise<number[][]> {
+    return scoreBounded(this.scorer, items);
+  }
+  dispose(): void {
+    this.scorer.model.dispose();
+  }
+}
+
+/**
+ * The surprise value head (docs/prm.md §7): a logistic layer over the round's policy's own token log-probs,
+ * fitted to N = 1 outcome labels of the round's tree solutions (final answers only). A convex fit, so a
+ * resumed stage refits the same head; written to `dir`/surprise-head.json for inspection.
+ */
+export async function surpriseValueHead(modelDir: string, trees: readonly Tree[], byId: Map<string, Problem>, dir: string): Promise<SurpriseValues> {
+  const model = loadModel(modelDir);
+  const solutions = treeSolutions(trees, byId, model.config.maxSeqLen);
+  const head = await trainSurpriseHead(model, outcomeExamples(solutions, judge));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'surprise-head.json'), JSON.stringify(head, null, 2));
+  return new SurpriseValues(new SurpriseScorer(model, head));
+}
+
 /** Every root-to-leaf path scored once; a node's value is its position's score (the same on every path). */
-export async function prmTreeValues(prm: LearnedPrm, problem: Problem, tree: Tree): Promise<(number | null)[]> {
+export async function prmTreeValues(prm: { scoreMany(items: readonly { problem: Problem; steps: readonly string[] }[]): Promise<number[][]> }, problem: Problem, tree: Tree): Promise<(number | null)[]> {
   const value: (number | null)[] = tree.parent.map(() => null);
   const hasChild = tree.parent.map(() => false);
   for (let i = 1; i < tree.parent.length; i++) hasChild[tree.parent[i]] = true;

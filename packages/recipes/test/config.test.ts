@@ -39,6 +39,9 @@ describe('pipeline config', () => {
     // MCTS and pruned trees carry their own values ('search'); a tree scorer is an error and vice versa.
     expect(() => validateConfig(merge(RECIPES.svpo.config('quick'), { score: { scorer: 'mc' } }))).toThrow(/score\.scorer.*'search'/);
     expect(() => validateConfig(merge(sppd, { score: { scorer: 'search' } }))).toThrow(/score\.scorer/);
+    // The surprise value head reads tree paths: a tree scorer only.
+    expect(validateConfig(merge(sppd, { score: { scorer: 'surprise' } })).score.scorer).toBe('surprise');
+    expect(() => validateConfig(merge(RECIPES.svpo.config('quick'), { score: { scorer: 'surprise' } }))).toThrow(/score\.scorer.*'search'/);
     const sphereSiblings = merge(RECIPES.sphere.config('quick'), { rounds: [{ train: [{ name: 's', label: 's', data: 'siblings', train: {} }] }] });
     expect(() => validateConfig(sphereSiblings)).toThrow(/rounds\[0\]\.train\[0\]\.data/);
     expect(() => validateConfig(merge(sppd, { eval: { search: 'mcts' } }))).toThrow(/eval\.search/);
