@@ -123,10 +123,13 @@ void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r
       std::memset(grad_row, 0, static_cast<size_t>(a.v) * esize);
       continue;
     }
-    // p_j = e_j * exp(shift_k - lse), times the row's factor. (A row of only -inf has lse = -inf and gets NaN, as in the backward.)
+    // p_j = e_j * exp(shift_k - lse), times the row's factor. lse in double from the row state, not the fp32
+    // output: at |lse| ~ 1e4 the fp32 rounding alone would move every p by up to 5e-4 relative.
+    // (A row of only -inf has lse = -inf and gets NaN, as in the backward.)
+    const double log_s = std::log(st.s), lse_d = static_cast<double>(shift_of(st.m)) + log_s;
     for (int64_t c = 0, k = 0; c < a.v; c += rows::kSegment, ++k) {
       const int64_t len = std::min(rows::kSegment, a.v - c);
-      const float f = static_cast<float>(row_factor * std::exp(static_cast<double>(fs.seg_shift[static_cast<size_t>(k)]) - res.lse));
+      const float f = static_cast<float>(row_factor * std::exp(static_cast<double>(fs.seg_shift[static_cast<size_t>(k)]) - lse_d));
       if (a.dtype == DType::F32) {
         float* g = reinterpret_cast<float*>(grad_row) + c;
         ops.scale_f32(g, g, len, f);
@@ -134,8 +137,10 @@ void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r
         ops.scale_to_bf16(fs.row.data() + c, reinterpret_cast<uint16_t*>(grad_row) + c, len, f);
       }
     }
-    // p_t - 1 without cancellation as p_t -> 1.
-    const float target_grad = static_cast<float>(row_factor * std::expm1(static_cast<double>(zt) - res.lse));
+    // p_t - 1 = expm1(logp_t) without cancellation as p_t -> 1, from the same double logp the forward wrote
+    // (rounded), so the gradient and tokenLogp agree however close p_t is to 1.
+    const double logp_d = (static_cast<double>(zt) - shift_of(st.m)) - log_s;
+    const float target_grad = static_cast<float>(row_factor * std::expm1(logp_d));
     if (a.dtype == DType::F32) reinterpret_cast<float*>(grad_row)[target] = target_grad;
     else reinterpret_cast<uint16_t*>(grad_row)[target] = f32_to_bf16(target_grad);
   }

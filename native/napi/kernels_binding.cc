@@ -148,8 +148,16 @@ Napi::Value StepLogprobForwardGradB(const Napi::CallbackInfo& info, bool async) 
   if (args.boolean_or("wantEntropy", false)) k.entropy = static_cast<float*>(args.output("entropy", Kind::F32, s.n).data);
   if (args.boolean_or("wantArgmaxHit", false))
     k.argmax_hit = static_cast<uint8_t*>(args.output("argmaxHit", Kind::U8, s.n).data);
-  const float* grad_token = static_cast<const float*>(args.input("gradToken", Kind::F32, s.n, true).data);
-  const float* grad_step = static_cast<const float*>(args.input("gradStep", Kind::F32, s.num_steps, true).data);
+  Array gt = args.input("gradToken", Kind::F32, s.n, true);
+  Array gs = args.input("gradStep", Kind::F32, s.num_steps, true);
+  const float* grad_token = static_cast<const float*>(gt.data);
+  const float* grad_step = static_cast<const float*>(gs.data);
+  // A given but empty array (n = 0, or numSteps = 0) still means "the upstream gradient is known" (and zero):
+  // point at a dummy, never read (no token has a step when numSteps = 0), so the kernel does not take the
+  // unscaled path meant for "no upstream given".
+  static const float kNothing = 0.0f;
+  if (gt.present && !grad_token) grad_token = &kNothing;
+  if (gs.present && !grad_step) grad_step = &kNothing;
   const bool in_place = args.boolean_or("inPlace", false);
   void* grad;
   if (in_place) {

@@ -12,19 +12,38 @@ import {
   reference as ref,
   rewardWeights,
   rewardWeightsBackward,
+  scaleStepLogprobGrad,
   stepLogprob,
   stepLogprobAsync,
   stepLogprobBackward,
   stepLogprobFromHidden,
   stepLogprobFromHiddenBackward,
+  stepLogprobWithGrad,
+  stepLogprobWithGradAsync,
 } from '../src/index.js';
 import { expectBackwardMatches, expectForwardMatches } from './compare.js';
-import { maxAbs, maxAbsDiff, rng, tokenBatch, uniform } from './helpers.js';
+import { maxAbs, maxAbsDiff, rng, tokenBatch, uniform, type TokenBatch } from './helpers.js';
 
 const { cuda } = backends();
 const skip = !cuda.usable;
 if (skip) console.log(`CUDA parity suite skipped: ${cuda.reason ?? 'CUDA not usable'} (compiled: ${cuda.compiled})`);
 const f32 = (t: DeviceTensor) => t.toFloat32();
+
+/**
+ * A fused-kernel gradient vs its float64 truth `want` (rows g_t·(onehot − p)): tol·|g_t| plus a few fp32 ulps of
+ * |lse| + |z| relative to p·|g_t| (the kernel rounds z − lse), plus `rounding`·|want| (bf16 output); ignored rows 0.
+ */
+function expectFusedGrad(got: Float32Array, want: ArrayLike<number>, values: Float32Array, b: TokenBatch, g: (t: number) => number, tol: number, rounding: number): void {
+  const input = { logits: values, vocabSize: b.v, targets: b.targets };
+  const [unscaled, { lse }] = [ref.stepLogprobUnscaledGradRef(input), ref.stepLogprobRef(input)];
+  expect(got.length).toBe(b.n * b.v);
+  for (let i = 0; i < b.n * b.v; i++) {
+    const [t, j] = [Math.floor(i / b.v), i % b.v];
+    const p = unscaled[i] + (j === b.targets[t] ? 1 : 0);
+    const eTol = b.targets[t] < 0 ? 0 : Math.abs(g(t)) * (tol + 8 * 2 ** -23 * (Math.abs(lse[t]) + Math.abs(values[i])) * p) + rounding * Math.abs(want[i]) + 1e-30;
+    if (!(Math.abs(got[i] - want[i]) <= eTol)) expect.fail(`grad[${t}, ${j}] = ${got[i]}, expected ${want[i]} (tol ${eTol})`);
+  }
+}
 
 describe('DeviceTensor', () => {
   it.skipIf(skip)('uploads and downloads every dtype exactly; dispose() then DisposedError', () => {
@@ -94,6 +113,48 @@ describe('CUDA kernels vs the float64 reference', () => {
         const { dlogits } = stepLogprobBackward({ logits: copy, vocabSize: v, targets, stepIndex: b.stepIndex, numSteps: steps, lse: fwd.lse, gradStep: DeviceTensor.upload(gradStep) }, { inPlace: true });
         expect(dlogits).toBe(copy);
         expectBackwardMatches(f32(copy), values, b, lseHost, { gradStep }, 1e-5, bf16 ? 2 ** -8 : 0);
+      }
+    }
+  });
+
+  it.skipIf(skip)('fused forward + gradient and its scale on DeviceTensors (fp32 and bf16, fast and exact, in place, async)', async () => {
+    for (const [n, v, steps, spread] of [[0, 5, 0, 1], [1, 1, 1, 3], [37, 1000, 5, 10], [300, 257, 40, 1e4], [4, 152064, 2, 12]] as const) {
+      for (const bf16 of [false, true]) {
+        const r = rng(n * 137 + v + (bf16 ? 1 : 0));
+        const b = tokenBatch(r, n, v, steps);
+        const host = uniform(r, n * v, -spread, spread);
+        const values = bf16 ? Bf16Array.from(host).toFloat32() : host;
+        const unscaled = ref.stepLogprobUnscaledGradRef({ logits: values, vocabSize: v, targets: b.targets });
+        const lse64 = ref.stepLogprobRef({ logits: values, vocabSize: v, targets: b.targets }).lse;
+        const rounding = bf16 ? 2 ** -8 : 0;
+        using logits = DeviceTensor.upload(bf16 ? Bf16Array.from(host) : host);
+        using targets = DeviceTensor.upload(b.targets);
+        const base = { vocabSize: v, targets, stepIndex: b.stepIndex, numSteps: steps };
+        for (const exact of [false, true]) {
+          const tol = exact ? 1e-6 : 1e-5;
+          const out = stepLogprobWithGrad({ ...base, logits }, { exact, entropy: true, argmaxHit: true });
+          expect(out.grad).toBeInstanceOf(DeviceTensor);
+          expectForwardMatches({ tokenLogp: f32(out.tokenLogp), stepSum: f32(out.stepSum), lse: f32(out.lse), entropy: f32(out.entropy!), argmaxHit: out.argmaxHit!.download() as Uint8Array }, values, b, exact ? 1e-6 : 1e-4, { entropy: true, hit: true });
+          expectFusedGrad(f32(out.grad), unscaled, values, b, () => 1, tol, rounding);
+          const gradToken = uniform(r, n, -1, 1);
+          const gradStep = uniform(r, steps, -1, 1);
+          const g = (t: number) => gradToken[t] + (b.stepIndex[t] >= 0 ? gradStep[b.stepIndex[t]] : 0);
+          const truth = ref.stepLogprobBackwardRef({ logits: values, vocabSize: v, targets: b.targets, stepIndex: b.stepIndex, numSteps: steps, lse: lse64, gradToken, gradStep });
+          using gT = DeviceTensor.upload(gradToken);
+          using gS = DeviceTensor.upload(gradStep);
+          const known = stepLogprobWithGrad({ ...base, logits, gradToken: gT, gradStep: gS }, { exact });
+          expectFusedGrad(f32(known.grad), truth, values, b, g, tol, rounding);
+          const { dlogits } = scaleStepLogprobGrad({ ...base, grad: out.grad, gradToken: gT, gradStep: gS });
+          expect(dlogits).toBe(out.grad);
+          expectFusedGrad(f32(dlogits), truth, values, b, g, tol, 2 * rounding); // bf16: rounded twice
+          for (const o of [out, known]) for (const t of Object.values(o)) if (t) (t as DeviceTensor).dispose();
+        }
+        using copy = DeviceTensor.upload(bf16 ? Bf16Array.from(host) : host);
+        const ip = await stepLogprobWithGradAsync({ ...base, logits: copy }, { inPlace: true });
+        expect(ip.grad).toBe(copy);
+        expect(ip.lse).toBeInstanceOf(DeviceTensor);
+        expectFusedGrad(f32(copy), unscaled, values, b, () => 1, 1e-5, rounding);
+        for (const t of [ip.tokenLogp, ip.stepSum, ip.lse]) t.dispose();
       }
     }
   });
