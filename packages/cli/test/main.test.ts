@@ -29,6 +29,12 @@ describe('stepwise CLI', () => {
     expect(typeof info.cuda.compiled).toBe('boolean');
   });
 
+  it('rejects a --base-from that is not a checkpoint with exit code 2, before any stage runs', () => {
+    const r = run('pipeline', '--recipe', 'sppd', '--preset', 'quick', '--base-from', '/nonexistent/ckpt', '--out', '/nonexistent/run');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--base-from.*config\.json/);
+  });
+
   it('gives each command its own --help', () => {
     const r = run('backends', '--help');
     expect(r.status).toBe(0);

@@ -23,7 +23,8 @@ export async function runAllRecipes(configs: readonly PipelineConfig[], o: Pipel
     log(`== recipe ${c.recipe} → ${dir}`);
     let error: string | undefined;
     try {
-      await runPipeline(c, { ...o, out: dir, log: (l) => log(`${c.recipe} ${l}`), sharedBase: shared && shared.key === baseKey(c) ? shared.dir : undefined });
+      // --base-from (o.sharedBase) serves every recipe; otherwise the first recipe's base serves the rest.
+      await runPipeline(c, { ...o, out: dir, log: (l) => log(`${c.recipe} ${l}`), sharedBase: o.sharedBase ?? (shared && shared.key === baseKey(c) ? shared.dir : undefined) });
     } catch (e) {
       error = (e as Error).message;
       log(`${c.recipe} failed: ${error}`);

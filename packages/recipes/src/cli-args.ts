@@ -4,6 +4,7 @@
  * Exit codes: 0 done, 1 a stage failed, 2 usage or config error (the message names the flag or field).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { StepwiseError } from '@stepwise/core';
 import { merge, validateConfig } from './config.js';
 import { ConfigError } from './errors.js';
@@ -21,12 +22,14 @@ export interface ParsedArgs {
   config?: string;
   out: string;
   stages?: StageName[];
+  /** --base-from: a base checkpoint to copy instead of training one. */
+  baseFrom?: string;
   help: boolean;
 }
 
 export function commonHelp(command: string, what: string, stagesFlag = false): string {
   const names = [...Object.values(RECIPES).map((r) => `  ${r.name.padEnd(14)} ${r.summary}`), `  ${'all'.padEnd(14)} every recipe above in DIR/<recipe>/, then one report comparing them (margin ablation included)`].join('\n');
-  return `usage: stepwise ${command} --recipe NAME [--config FILE] [--out DIR] [--preset quick|full]${stagesFlag ? ' [--stages a,b,…]' : ''}
+  return `usage: stepwise ${command} --recipe NAME [--config FILE] [--out DIR] [--preset quick|full] [--base-from DIR]${stagesFlag ? ' [--stages a,b,…]' : ''}
 
 ${what}
 
@@ -36,7 +39,9 @@ ${names}
   --config FILE     JSON overriding any config field (merged over the recipe's preset; every field is
                     validated, errors name it — see docs/pipeline.md for the full list)
   --out DIR         run directory (default runs/<recipe>-<preset>); re-running resumes it
-  --preset P        'full' (default, the main job) or 'quick' (test scale, a few minutes)${stagesFlag ? `\n  --stages LIST     run only these stage kinds: ${STAGES.join(',')}` : ''}
+  --preset P        'full' (default, the main job) or 'quick' (test scale, a few minutes)
+  --base-from DIR   copy this base checkpoint (ckpt/base of an earlier run trained with the same base
+                    settings and task levels) instead of training the base again; the manifest records it${stagesFlag ? `\n  --stages LIST     run only these stage kinds: ${STAGES.join(',')}` : ''}
   --help            this text
 
 Stages are idempotent: a complete stage is skipped, an interrupted one continues from its last whole record.
@@ -56,6 +61,7 @@ export function parseArgs(command: string, args: readonly string[], allowStages:
     else if (a === '--recipe') out.recipe = value();
     else if (a === '--config') out.config = value();
     else if (a === '--out') out.out = value();
+    else if (a === '--base-from') out.baseFrom = value();
     else if (a === '--preset') {
       const p = value();
       if (p !== 'quick' && p !== 'full') throw new UsageError(`stepwise ${command}: --preset expects quick or full, got '${p}'`);
@@ -68,7 +74,7 @@ export function parseArgs(command: string, args: readonly string[], allowStages:
   }
   const r = out.recipe ?? 'sppd';
   const preset = out.preset ?? 'full';
-  return { recipe: r, preset, config: out.config, out: out.out ?? `runs/${r}-${preset}`, stages: out.stages, help: out.help };
+  return { recipe: r, preset, config: out.config, out: out.out ?? `runs/${r}-${preset}`, stages: out.stages, baseFrom: out.baseFrom, help: out.help };
 }
 
 /** `--recipe all`: every recipe, in the RECIPES order (sppd and its ablations first). */
@@ -115,7 +121,9 @@ export async function runCommand(command: string, help: string, args: readonly s
   }
   const only = stages ?? parsed.stages;
   try {
-    const o = { out: parsed.out, only, progress: process.stdout.isTTY === true, log: (l: string) => console.log(l) };
+    if (parsed.baseFrom && !existsSync(join(parsed.baseFrom, 'config.json')))
+      throw new ConfigError('--base-from', 'a model checkpoint directory (with config.json), e.g. runs/sppd/ckpt/base', parsed.baseFrom);
+    const o = { out: parsed.out, only, progress: process.stdout.isTTY === true, log: (l: string) => console.log(l), sharedBase: parsed.baseFrom };
     const res = parsed.recipe === ALL ? await runAllRecipes(configs, o) : await runPipeline(configs[0], o);
     if (res && (!only || only.includes('report'))) console.log(`\n${res.markdown}\nrun directory: ${parsed.out}`);
     return 0;

@@ -70,6 +70,8 @@ describe('pipeline config', () => {
     expect(() => parseArgs('pipeline', ['--preset', 'huge'], true)).toThrow(/--preset/);
     expect(() => parseArgs('pipeline', ['--frobnicate'], true)).toThrow(/--frobnicate/);
     expect(() => parseArgs('pipeline', ['--stages', 'base,cook'], true)).toThrow(/cook/);
+    expect(parseArgs('pipeline', ['--base-from', 'runs/sppd/ckpt/base'], true).baseFrom).toBe('runs/sppd/ckpt/base');
+    expect(() => parseArgs('pipeline', ['--base-from'], true)).toThrow(/--base-from needs a value/);
     expect(() => loadConfig({ recipe: 'nope', preset: 'full', out: 'x', help: false })).toThrow(/recipe/);
   });
 });
