@@ -76,10 +76,13 @@ void forward_fast_rows(const StepLogprobForward& a, const RowOps& ops, int64_t r
   const bool want_entropy = a.entropy != nullptr, want_argmax = a.argmax_hit != nullptr;
   alignas(32) float buf[rows::kSegment];  // bf16 segment widened to fp32 (per-thread, on the stack)
   const size_t esize = dtype_size(a.dtype);
-  FusedScratch fs;
+  // One scratch per pool thread, kept across calls: this function runs once per block of rows (one row at a
+  // time at V = 152K), and a bf16 row scratch is V floats, so allocating it here would sit on the hot path.
+  static thread_local FusedScratch fs;
   if (grad) {
-    fs.seg_shift.resize(static_cast<size_t>((a.v + rows::kSegment - 1) / rows::kSegment));
-    if (a.dtype == DType::BF16) fs.row.resize(static_cast<size_t>(a.v));
+    const size_t segs = static_cast<size_t>((a.v + rows::kSegment - 1) / rows::kSegment);
+    if (fs.seg_shift.size() < segs) fs.seg_shift.resize(segs);
+    if (a.dtype == DType::BF16 && fs.row.size() < static_cast<size_t>(a.v)) fs.row.resize(static_cast<size_t>(a.v));
   }
   for (int64_t t = r0; t < r1; ++t) {
     const int32_t target = a.targets[t];

@@ -243,17 +243,14 @@ void scale_bf16_avx2(const uint16_t* x, uint16_t* out, int64_t len, float c_f) {
   for (; j + 16 <= len; j += 16)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j),
                         pack16(_mm256_mul_ps(c, widen8(x + j)), _mm256_mul_ps(c, widen8(x + j + 8))));
-  if (j < len) {
-    alignas(32) float xf[16] = {};
-    alignas(32) uint16_t buf[16];
+  if (j < len) {  // the last < 16: widened (read before anything is written), then scale_to_bf16's tail
+    float xf[16];
     const int64_t rem = len - j;
     for (int64_t i = 0; i < rem; ++i) {
       const uint32_t bits = static_cast<uint32_t>(x[j + i]) << 16;
       __builtin_memcpy(&xf[i], &bits, sizeof bits);
     }
-    _mm256_store_si256(reinterpret_cast<__m256i*>(buf),
-                       pack16(_mm256_mul_ps(c, _mm256_load_ps(xf)), _mm256_mul_ps(c, _mm256_load_ps(xf + 8))));
-    for (int64_t i = 0; i < rem; ++i) out[j + i] = buf[i];
+    scale_to_bf16_avx2(xf, out + j, rem, c_f);
   }
 }
 

@@ -36,13 +36,14 @@ struct LogitsShape {
   Array logits, targets, steps;
 };
 
-LogitsShape parse_logits(Args& args) {
+// `rows` names the [n, v] array: "logits", or "grad" for stepLogprobGradScale.
+LogitsShape parse_logits(Args& args, const char* rows = "logits") {
   LogitsShape s;
   s.dtype = args.dtype_or("dtype");
   s.v = args.integer("v", 1, kMaxInt32);
   s.n = args.integer("n", 0, kMaxInt32);
   s.num_steps = args.integer_or("numSteps", 0, kMaxInt32, 0);
-  s.logits = args.input("logits", Kind::Float, product(args, "logits", s.n, s.v), false, s.dtype);
+  s.logits = args.input(rows, Kind::Float, product(args, rows, s.n, s.v), false, s.dtype);
   s.targets = args.input("targets", Kind::I32, s.n);
   s.steps = args.input("stepIndex", Kind::I32, s.n, /*optional=*/true);
   if (s.num_steps > 0 && !s.steps.present)
@@ -51,14 +52,9 @@ LogitsShape parse_logits(Args& args) {
   return s;
 }
 
-Napi::Value StepLogprobForwardB(const Napi::CallbackInfo& info, bool async) {
-  Args args(info, async ? "stepLogprobForwardAsync" : "stepLogprobForward");
-  LogitsShape s = parse_logits(args);
-  bool exact = args.boolean_or("exact", false);
-  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
-  bool want_entropy = args.boolean_or("wantEntropy", false);
-  bool want_hit = args.boolean_or("wantArgmaxHit", false);
-  StepLogprobForward k;
+// The shape fields every logits kernel struct shares.
+template <typename K>
+void fill_logits_shape(K& k, const LogitsShape& s) {
   k.logits = s.logits.data;
   k.dtype = s.dtype;
   k.n = s.n;
@@ -66,12 +62,28 @@ Napi::Value StepLogprobForwardB(const Napi::CallbackInfo& info, bool async) {
   k.targets = static_cast<const int32_t*>(s.targets.data);
   k.step_index = static_cast<const int32_t*>(s.steps.data);
   k.num_steps = s.num_steps;
-  k.exact = exact;
+}
+
+// The forward's arguments (stepLogprobForward and the fused stepLogprobForwardGrad): shape, `exact`, and the
+// outputs, entropy and argmax hits only when asked for.
+StepLogprobForward forward_args(Args& args, const LogitsShape& s) {
+  StepLogprobForward k;
+  fill_logits_shape(k, s);
+  k.exact = args.boolean_or("exact", false);
   k.token_logp = static_cast<float*>(args.output("tokenLogp", Kind::F32, s.n).data);
   k.step_sum = static_cast<float*>(args.output("stepSum", Kind::F32, s.num_steps).data);
   k.lse = static_cast<float*>(args.output("lse", Kind::F32, s.n).data);
-  if (want_entropy) k.entropy = static_cast<float*>(args.output("entropy", Kind::F32, s.n).data);
-  if (want_hit) k.argmax_hit = static_cast<uint8_t*>(args.output("argmaxHit", Kind::U8, s.n).data);
+  if (args.boolean_or("wantEntropy", false)) k.entropy = static_cast<float*>(args.output("entropy", Kind::F32, s.n).data);
+  if (args.boolean_or("wantArgmaxHit", false))
+    k.argmax_hit = static_cast<uint8_t*>(args.output("argmaxHit", Kind::U8, s.n).data);
+  return k;
+}
+
+Napi::Value StepLogprobForwardB(const Napi::CallbackInfo& info, bool async) {
+  Args args(info, async ? "stepLogprobForwardAsync" : "stepLogprobForward");
+  LogitsShape s = parse_logits(args);
+  bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
+  StepLogprobForward k = forward_args(args, s);
   const void* host_targets = s.targets.check;
   bool device = args.loc() == Loc::Device;
   int dev = args.device();
@@ -94,13 +106,7 @@ Napi::Value StepLogprobBackwardB(const Napi::CallbackInfo& info, bool async) {
   LogitsShape s = parse_logits(args);
   bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
   StepLogprobBackward k;
-  k.logits = s.logits.data;
-  k.dtype = s.dtype;
-  k.n = s.n;
-  k.v = s.v;
-  k.targets = static_cast<const int32_t*>(s.targets.data);
-  k.step_index = static_cast<const int32_t*>(s.steps.data);
-  k.num_steps = s.num_steps;
+  fill_logits_shape(k, s);
   k.exact = args.boolean_or("exact", false);
   k.lse = static_cast<const float*>(args.input("lse", Kind::F32, s.n).data);
   Array gt = args.input("gradToken", Kind::F32, s.n, true);
@@ -133,21 +139,7 @@ Napi::Value StepLogprobForwardGradB(const Napi::CallbackInfo& info, bool async) 
   Args args(info, async ? "stepLogprobForwardGradAsync" : "stepLogprobForwardGrad");
   LogitsShape s = parse_logits(args);
   bool check = args.boolean_or("checkValues", true) && args.loc() == Loc::Host;
-  StepLogprobForward k;
-  k.logits = s.logits.data;
-  k.dtype = s.dtype;
-  k.n = s.n;
-  k.v = s.v;
-  k.targets = static_cast<const int32_t*>(s.targets.data);
-  k.step_index = static_cast<const int32_t*>(s.steps.data);
-  k.num_steps = s.num_steps;
-  k.exact = args.boolean_or("exact", false);
-  k.token_logp = static_cast<float*>(args.output("tokenLogp", Kind::F32, s.n).data);
-  k.step_sum = static_cast<float*>(args.output("stepSum", Kind::F32, s.num_steps).data);
-  k.lse = static_cast<float*>(args.output("lse", Kind::F32, s.n).data);
-  if (args.boolean_or("wantEntropy", false)) k.entropy = static_cast<float*>(args.output("entropy", Kind::F32, s.n).data);
-  if (args.boolean_or("wantArgmaxHit", false))
-    k.argmax_hit = static_cast<uint8_t*>(args.output("argmaxHit", Kind::U8, s.n).data);
+  StepLogprobForward k = forward_args(args, s);
   Array gt = args.input("gradToken", Kind::F32, s.n, true);
   Array gs = args.input("gradStep", Kind::F32, s.num_steps, true);
   const float* grad_token = static_cast<const float*>(gt.data);
@@ -178,8 +170,7 @@ Napi::Value StepLogprobForwardGradB(const Napi::CallbackInfo& info, bool async) 
       return;
     }
     if (check) {
-      if (grad_token) check_finite("gradToken", grad_token, DType::F32, k.n);
-      if (grad_step) check_finite("gradStep", grad_step, DType::F32, k.num_steps);
+      check_upstream_gradients(grad_token, grad_step, k.n, k.num_steps);
       // In place, the logits are gone after the kernel, so bad values are found by a scan before it.
       if (in_place) check_logits_values("logits", k.logits, k.dtype, k.n, k.v, tg);
     }
@@ -192,20 +183,15 @@ Napi::Value StepLogprobForwardGradB(const Napi::CallbackInfo& info, bool async) 
 // grad[t, :] *= -g_t in place: turns the unscaled gradient of stepLogprobForwardGrad into dlogits.
 Napi::Value StepLogprobGradScaleB(const Napi::CallbackInfo& info, bool async) {
   Args args(info, async ? "stepLogprobGradScaleAsync" : "stepLogprobGradScale");
+  const LogitsShape s = parse_logits(args, "grad");
   StepLogprobGradScale k;
-  k.dtype = args.dtype_or("dtype");
-  k.v = args.integer("v", 1, kMaxInt32);
-  k.n = args.integer("n", 0, kMaxInt32);
-  k.num_steps = args.integer_or("numSteps", 0, kMaxInt32, 0);
-  Array grad = args.input("grad", Kind::Float, product(args, "grad", k.n, k.v), false, k.dtype);
-  Array targets = args.input("targets", Kind::I32, k.n);
-  Array steps = args.input("stepIndex", Kind::I32, k.n, true);
-  if (k.num_steps > 0 && !steps.present)
-    args.range_error("stepIndex", "expected an Int32Array of length n when numSteps > 0");
-  check_targets(args, targets, steps, k.n, k.v, k.num_steps);
-  k.grad = grad.data;
-  k.targets = static_cast<const int32_t*>(targets.data);
-  k.step_index = static_cast<const int32_t*>(steps.data);
+  k.grad = s.logits.data;
+  k.dtype = s.dtype;
+  k.n = s.n;
+  k.v = s.v;
+  k.targets = static_cast<const int32_t*>(s.targets.data);
+  k.step_index = static_cast<const int32_t*>(s.steps.data);
+  k.num_steps = s.num_steps;
   k.grad_token = static_cast<const float*>(args.input("gradToken", Kind::F32, k.n, true).data);
   k.grad_step = static_cast<const float*>(args.input("gradStep", Kind::F32, k.num_steps, true).data);
   args.result().Set("dlogits", args.object().Get("grad"));
@@ -214,10 +200,7 @@ Napi::Value StepLogprobGradScaleB(const Napi::CallbackInfo& info, bool async) {
   int dev = args.device();
   Job job;
   job.run = [k, check, device, dev]() {
-    if (check) {
-      if (k.grad_token) check_finite("gradToken", k.grad_token, DType::F32, k.n);
-      if (k.grad_step) check_finite("gradStep", k.grad_step, DType::F32, k.num_steps);
-    }
+    if (check) check_upstream_gradients(k.grad_token, k.grad_step, k.n, k.num_steps);
     run_on(device, dev, &step_logprob_grad_scale, &gpu::step_logprob_grad_scale, k);
   };
   return run_job(args, std::move(job), async);

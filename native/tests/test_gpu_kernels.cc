@@ -109,6 +109,21 @@ static void make_tokens(int64_t n, int64_t v, int64_t steps, std::vector<int32_t
   }
 }
 
+// count fp32 or bf16 values stored in `words` (the device buffers hold 32-bit words), as floats.
+static std::vector<float> decode_words(const std::vector<uint32_t>& words, int64_t count, DType dt) {
+  std::vector<float> got(count);
+  for (int64_t i = 0; i < count; ++i) {
+    if (dt == DType::BF16) {
+      uint16_t h;
+      std::memcpy(&h, reinterpret_cast<const char*>(words.data()) + 2 * i, 2);
+      got[i] = bf16_to_f32(h);
+    } else {
+      std::memcpy(&got[i], reinterpret_cast<const char*>(words.data()) + 4 * i, 4);
+    }
+  }
+  return got;
+}
+
 static void test_logits(int64_t n, int64_t v, DType dt, bool exact) {
   const int64_t steps = 7;
   std::vector<double> z;
@@ -148,6 +163,14 @@ static void test_logits(int64_t n, int64_t v, DType dt, bool exact) {
   gpu::step_logprob_forward(f);  // bitwise reproducible
   expect(logp.get() == lp && ssum.get() == ss && ent.get() == en, "forward reproducible");
 
+  // float64 dlogits = g_t * (onehot - softmax), for the backward and the fused path.
+  std::vector<double> ref_dz(n * v, 0.0);
+  for (int64_t t = 0; t < n; ++t) {
+    if (tg[t] < 0) continue;
+    const double g = gtok[t] + (st[t] >= 0 ? gstep[st[t]] : 0.0);
+    for (int64_t j = 0; j < v; ++j) ref_dz[t * v + j] = g * ((j == tg[t]) - std::exp(z[t * v + j] - ref_lse[t]));
+  }
+
   // Backward, out of place and then in place on a copy of the logits.
   for (int inplace = 0; inplace < 2; ++inplace) {
     Dev<uint32_t> dl(words.size());
@@ -157,29 +180,13 @@ static void test_logits(int64_t n, int64_t v, DType dt, bool exact) {
     b.step_index = dst.ptr(), b.num_steps = steps, b.lse = lse.ptr(), b.grad_token = dgt.ptr();
     b.grad_step = dgs.ptr(), b.dlogits = inplace ? zc.p : dl.p, b.exact = exact;
     gpu::step_logprob_backward(b);
-    const std::vector<uint32_t> out = inplace ? zc.get() : dl.get();
-    std::vector<float> got(n * v);
-    std::vector<double> ref(n * v, 0.0);
-    for (int64_t i = 0; i < n * v; ++i) {
-      if (dt == DType::BF16) {
-        uint16_t h;
-        std::memcpy(&h, reinterpret_cast<const char*>(out.data()) + 2 * i, 2);
-        got[i] = bf16_to_f32(h);
-      } else {
-        std::memcpy(&got[i], reinterpret_cast<const char*>(out.data()) + 4 * i, 4);
-      }
-    }
-    for (int64_t t = 0; t < n; ++t) {
-      if (tg[t] < 0) continue;
-      const double g = gtok[t] + (st[t] >= 0 ? gstep[st[t]] : 0.0);
-      for (int64_t j = 0; j < v; ++j) ref[t * v + j] = g * ((j == tg[t]) - std::exp(z[t * v + j] - ref_lse[t]));
-    }
+    const std::vector<float> got = decode_words(inplace ? zc.get() : dl.get(), n * v, dt);
     bool zeros = true;
     for (int64_t t = 0; t < n; ++t)
       if (tg[t] < 0)
         for (int64_t j = 0; j < v; ++j) zeros &= got[t * v + j] == 0.f;
     expect(zeros, "ignored rows have zero gradient");
-    rel_norm(inplace ? "dlogits (in place)" : "dlogits", got, ref, dt == DType::BF16 ? 1e-2 : 1e-4);
+    rel_norm(inplace ? "dlogits (in place)" : "dlogits", got, ref_dz, dt == DType::BF16 ? 1e-2 : 1e-4);
   }
 
   // The fused forward + gradient (kernels.h (a+)), in place on a copy: unscaled, then scaled on the device,
@@ -192,36 +199,18 @@ static void test_logits(int64_t n, int64_t v, DType dt, bool exact) {
     f2.entropy = nullptr, f2.argmax_hit = nullptr;
     gpu::step_logprob_forward_grad(f2, zc.p, known ? dgt.ptr() : nullptr, known ? dgs.ptr() : nullptr);
     expect(logp2.get() == lp && lse2.get() == ls && ssum2.get() == ss, "fused forward outputs equal the forward's");
-    auto decode_all = [&](const std::vector<uint32_t>& out) {
-      std::vector<float> got(n * v);
-      for (int64_t i = 0; i < n * v; ++i) {
-        if (dt == DType::BF16) {
-          uint16_t h;
-          std::memcpy(&h, reinterpret_cast<const char*>(out.data()) + 2 * i, 2);
-          got[i] = bf16_to_f32(h);
-        } else {
-          std::memcpy(&got[i], reinterpret_cast<const char*>(out.data()) + 4 * i, 4);
-        }
-      }
-      return got;
-    };
-    std::vector<double> ref(n * v, 0.0);
     if (!known) {
+      std::vector<double> ref(n * v, 0.0);
       for (int64_t t = 0; t < n; ++t)
         if (tg[t] >= 0)
           for (int64_t j = 0; j < v; ++j) ref[t * v + j] = std::exp(z[t * v + j] - ref_lse[t]) - (j == tg[t]);
-      rel_norm("fused unscaled grad", decode_all(zc.get()), ref, dt == DType::BF16 ? 1e-2 : 1e-4);
+      rel_norm("fused unscaled grad", decode_words(zc.get(), n * v, dt), ref, dt == DType::BF16 ? 1e-2 : 1e-4);
       StepLogprobGradScale sc;
       sc.grad = zc.p, sc.dtype = dt, sc.n = n, sc.v = v, sc.targets = dtg.ptr(), sc.step_index = dst.ptr();
       sc.num_steps = steps, sc.grad_token = dgt.ptr(), sc.grad_step = dgs.ptr();
       gpu::step_logprob_grad_scale(sc);
     }
-    for (int64_t t = 0; t < n; ++t) {
-      if (tg[t] < 0) continue;
-      const double g = gtok[t] + (st[t] >= 0 ? gstep[st[t]] : 0.0);
-      for (int64_t j = 0; j < v; ++j) ref[t * v + j] = g * ((j == tg[t]) - std::exp(z[t * v + j] - ref_lse[t]));
-    }
-    rel_norm(known ? "fused grad, upstream known" : "fused grad, then scaled", decode_all(zc.get()), ref,
+    rel_norm(known ? "fused grad, upstream known" : "fused grad, then scaled", decode_words(zc.get(), n * v, dt), ref_dz,
              dt == DType::BF16 ? 2e-2 : 1e-4);
   }
 }

@@ -65,22 +65,37 @@ function lengthOf(name: string, v: unknown): number {
   return n;
 }
 
-const INPUT_KEYS = ['logits', 'vocabSize', 'targets', 'stepIndex', 'numSteps'] as const;
+const INPUT_KEYS = ['vocabSize', 'targets', 'stepIndex', 'numSteps'] as const;
 const FWD_OPTIONS = ['exact', 'entropy', 'argmaxHit', 'checkValues'] as const;
 
-function prepareLogits(fn: string, input: StepLogprobInput, extraKeys: readonly string[]): { call: Call; n: number; v: number; s: number } {
-  checkKeys('input', input, [...INPUT_KEYS, ...extraKeys]);
-  const call = new Call(fn, input.logits);
+/**
+ * The [n, v] rows (`logits`, or `grad` for scaleStepLogprobGrad), the vocabulary size, targets and steps that
+ * every step log-prob call takes, validated; the rows decide whether the call runs on the device.
+ */
+function prepareLogits(
+  fn: string,
+  input: Omit<StepLogprobInput, 'logits'> & { logits?: unknown; grad?: unknown },
+  extraKeys: readonly string[],
+  rowsKey: 'logits' | 'grad' = 'logits',
+): { call: Call; n: number; v: number; s: number } {
+  checkKeys('input', input, [rowsKey, ...INPUT_KEYS, ...extraKeys]);
+  const call = new Call(fn, input[rowsKey]);
   const v = expectInteger('vocabSize', input.vocabSize, 1);
   const n = lengthOf('targets', input.targets);
   const s = numStepsOf(input);
   if (s > 0 && input.stepIndex === undefined) throw new ArgumentError('stepIndex', 'an Int32Array of length n when numSteps > 0', 'undefined');
-  call.float('logits', input.logits, n * v);
+  call.float(rowsKey, input[rowsKey], n * v);
   const targets = call.i32('targets', input.targets, n);
   const steps = call.i32('stepIndex', input.stepIndex, n, true);
   if (targets) checkTargets(targets, steps, v, s);
   Object.assign(call.raw, { n, v, numSteps: s });
   return { call, n, v, s };
+}
+
+/** The optional upstream gradients dL/d tokenLogp [n] and dL/d stepSum [numSteps], finite when given. */
+function upstreamGradients(call: Call, input: { gradToken?: unknown; gradStep?: unknown }, n: number, s: number): void {
+  call.f32('gradToken', input.gradToken, n, { optional: true, finite: true });
+  call.f32('gradStep', input.gradStep, s, { optional: true, finite: true });
 }
 
 function forwardCall(fn: string, input: StepLogprobInput, options: StepLogprobOptions | undefined): Call {
@@ -133,8 +148,7 @@ function backwardCall(fn: string, input: StepLogprobBackwardInput, options: Step
   const o = checkKeys('options', options, ['exact', 'inPlace', 'checkValues']) as StepLogprobBackwardOptions;
   const { call, n, v, s } = prepareLogits(fn, input, ['lse', 'gradToken', 'gradStep']);
   call.f32('lse', input.lse, n, { finite: true });
-  call.f32('gradToken', input.gradToken, n, { optional: true, finite: true });
-  call.f32('gradStep', input.gradStep, s, { optional: true, finite: true });
+  upstreamGradients(call, input, n, s);
   if (o.exact !== undefined) call.set('exact', expectBoolean('options.exact', o.exact));
   if (o.checkValues !== undefined) call.set('checkValues', expectBoolean('options.checkValues', o.checkValues));
   const inPlace = o.inPlace === undefined ? false : expectBoolean('options.inPlace', o.inPlace);
@@ -187,8 +201,7 @@ export type StepLogprobWithGradResult<L> = StepLogprobResult<Out<L, Float32Array
 function forwardGradCall(fn: string, input: StepLogprobWithGradInput, options: StepLogprobWithGradOptions | undefined): Call {
   const o = checkKeys('options', options, [...FWD_OPTIONS, 'inPlace']) as StepLogprobWithGradOptions;
   const { call, n, v, s } = prepareLogits(fn, input, ['gradToken', 'gradStep']);
-  call.f32('gradToken', input.gradToken, n, { optional: true, finite: true });
-  call.f32('gradStep', input.gradStep, s, { optional: true, finite: true });
+  upstreamGradients(call, input, n, s);
   if (o.exact !== undefined) call.set('exact', expectBoolean('options.exact', o.exact));
   if (o.checkValues !== undefined) call.set('checkValues', expectBoolean('options.checkValues', o.checkValues));
   const inPlace = o.inPlace === undefined ? false : expectBoolean('options.inPlace', o.inPlace);
@@ -236,19 +249,8 @@ export interface StepLogprobGradScaleInput<G extends FloatIn = FloatIn> {
 
 function gradScaleCall(fn: string, input: StepLogprobGradScaleInput, options: { checkValues?: boolean } | undefined): Call {
   const o = checkKeys('options', options, ['checkValues']) as { checkValues?: boolean };
-  checkKeys('input', input, ['grad', 'vocabSize', 'targets', 'stepIndex', 'numSteps', 'gradToken', 'gradStep']);
-  const call = new Call(fn, input.grad);
-  const v = expectInteger('vocabSize', input.vocabSize, 1);
-  const n = lengthOf('targets', input.targets);
-  const s = numStepsOf(input);
-  if (s > 0 && input.stepIndex === undefined) throw new ArgumentError('stepIndex', 'an Int32Array of length n when numSteps > 0', 'undefined');
-  call.float('grad', input.grad, n * v);
-  const targets = call.i32('targets', input.targets, n);
-  const steps = call.i32('stepIndex', input.stepIndex, n, true);
-  if (targets) checkTargets(targets, steps, v, s);
-  Object.assign(call.raw, { n, v, numSteps: s });
-  call.f32('gradToken', input.gradToken, n, { optional: true, finite: true });
-  call.f32('gradStep', input.gradStep, s, { optional: true, finite: true });
+  const { call, n, s } = prepareLogits(fn, input, ['gradToken', 'gradStep'], 'grad');
+  upstreamGradients(call, input, n, s);
   if (o.checkValues !== undefined) call.set('checkValues', expectBoolean('options.checkValues', o.checkValues));
   return call;
 }

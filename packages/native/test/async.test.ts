@@ -17,25 +17,7 @@ import {
   stepLogprobFromHiddenBackward,
   stepLogprobFromHiddenBackwardAsync,
 } from '../src/index.js';
-import { rng, tokenBatch, uniform } from './helpers.js';
-
-/** Bitwise equality of two typed arrays (fast for millions of elements, unlike toEqual). */
-function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}
-
-/** Counts setInterval ticks while `work` runs: a blocked event loop cannot tick. */
-async function ticksDuring<T>(work: () => Promise<T> | T): Promise<{ ticks: number; ms: number; value: T }> {
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 1);
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, 5)); // let the interval start
-  ticks = 0;
-  const value = await work();
-  const ms = performance.now() - t0;
-  clearInterval(timer);
-  return { ticks, ms, value };
-}
+import { rng, sameBytes, ticksDuring, tokenBatch, uniform } from './helpers.js';
 
 describe('async calls leave the event loop free', () => {
   const r = rng(2024);

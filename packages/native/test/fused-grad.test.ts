@@ -5,25 +5,12 @@ import { describe, expect, it } from 'vitest';
 
 import { ArgumentError, Bf16Array, reference as ref, scaleStepLogprobGrad, scaleStepLogprobGradAsync } from '../src/index.js';
 import { stepLogprob, stepLogprobBackward, stepLogprobWithGrad, stepLogprobWithGradAsync } from '../src/index.js'; // (a) and (a+)
-import { rng, seedArb, tokenBatch, uniform, type TokenBatch } from './helpers.js';
+import { makeLogits, rng, sameBytes, seedArb, ticksDuring, tokenBatch, uniform, unmaskTargets, type TokenBatch } from './helpers.js';
 
 const F32_EPS = 2 ** -23;
 type Grads = { gradToken?: Float32Array; gradStep?: Float32Array };
 type Logits = Float32Array | Bf16Array;
 
-/** Logits of a given spread, with a sprinkling of −inf (never a whole row) when `masked`. */
-function makeLogits(r: () => number, n: number, v: number, spread: number, masked: boolean): Float32Array {
-  const z = uniform(r, n * v, -spread, spread);
-  if (masked && v > 1) for (let t = 0; t < n; t++) if (r() < 0.5) z[t * v + Math.floor(r() * v)] = -Infinity;
-  return z;
-}
-
-/** No target on a −inf logit (tested separately). */
-function unmaskTargets(z: Float32Array, targets: Int32Array, v: number): void {
-  targets.forEach((tg, t) => tg >= 0 && z[t * v + tg] === -Infinity && (z[t * v + tg] = 0.25));
-}
-
-const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 /** Object identity without toBe, whose failure message would diff million-element arrays. */
 const expectSameObject = (a: unknown, b: unknown, same = true) => expect(a === b, same ? 'the same object' : 'a new object').toBe(same);
 const f32 = (a: Logits): Float32Array => (a instanceof Bf16Array ? a.toFloat32() : a);
@@ -351,19 +338,6 @@ describe('bad inputs: ArgumentError naming the argument, nothing overwritten, no
     expect(sameBytes(s.grad as Float32Array, before)).toBe(true);
   });
 });
-
-/** Counts setInterval ticks while `work` runs: a blocked event loop cannot tick (as in async.test.ts). */
-async function ticksDuring<T>(work: () => Promise<T> | T): Promise<{ ticks: number; ms: number; value: T }> {
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 1);
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, 5)); // let the interval start
-  ticks = 0;
-  const value = await work();
-  const ms = performance.now() - t0;
-  clearInterval(timer);
-  return { ticks, ms, value };
-}
 
 describe('async twins', () => {
   it('give exactly the sync results, several in flight; in place returns the caller’s array', async () => {

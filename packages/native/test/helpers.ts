@@ -87,3 +87,35 @@ export function centralDiff(f: (x: Float64Array) => number, x: Float64Array, i: 
   x[i] = old;
   return (up - down) / (2 * h);
 }
+
+/** Bitwise equality of two typed arrays (fast for millions of elements, unlike toEqual). */
+export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** Counts setInterval ticks while `work` runs: a blocked event loop cannot tick. */
+export async function ticksDuring<T>(work: () => Promise<T> | T): Promise<{ ticks: number; ms: number; value: T }> {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 5)); // let the interval start
+  ticks = 0;
+  const value = await work();
+  const ms = performance.now() - t0;
+  clearInterval(timer);
+  return { ticks, ms, value };
+}
+
+/** Logits of a given spread, with a sprinkling of −inf (never a whole row) when `masked`. */
+export function makeLogits(r: () => number, n: number, v: number, spread: number, masked: boolean): Float32Array {
+  const z = uniform(r, n * v, -spread, spread);
+  if (masked && v > 1) for (let t = 0; t < n; t++) if (r() < 0.5) z[t * v + Math.floor(r() * v)] = -Infinity;
+  return z;
+}
+
+/** Makes sure no target sits on a −inf logit (tested separately), by resetting it to a finite value. */
+export function unmaskTargets(z: Float32Array, targets: Int32Array, v: number): void {
+  targets.forEach((tg, t) => {
+    if (tg >= 0 && z[t * v + tg] === -Infinity) z[t * v + tg] = 0.25;
+  });
+}

@@ -4,21 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { Bf16Array, stepLogprob, stepLogprobBackward } from '../src/index.js';
 import { expectBackwardMatches, expectForwardMatches } from './compare.js';
-import { rng, seedArb, tokenBatch, uniform } from './helpers.js';
-
-/** Logits of a given spread, with a sprinkling of −inf (never a whole row) when `masked`. */
-function makeLogits(r: () => number, n: number, v: number, spread: number, masked: boolean): Float32Array {
-  const z = uniform(r, n * v, -spread, spread);
-  if (masked && v > 1) for (let t = 0; t < n; t++) if (r() < 0.5) z[t * v + Math.floor(r() * v)] = -Infinity;
-  return z;
-}
-
-/** Makes sure no target sits on a −inf logit (tested separately), by resetting it to a finite value. */
-function unmaskTargets(z: Float32Array, targets: Int32Array, v: number): void {
-  targets.forEach((tg, t) => {
-    if (tg >= 0 && z[t * v + tg] === -Infinity) z[t * v + tg] = 0.25;
-  });
-}
+import { makeLogits, rng, seedArb, tokenBatch, uniform, unmaskTargets } from './helpers.js';
 
 const shape = fc.record({
   n: fc.integer({ min: 0, max: 64 }),
