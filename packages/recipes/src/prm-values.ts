@@ -38,20 +38,23 @@ async function scoreBounded(prm: BoundedScorer, items: readonly { problem: Probl
   return scores.map((v, i) => [...v, ...new Array<number>(items[i].steps.length - fit[i]).fill(0)]);
 }
 
-/** A trained PRM as a StepScorer that owns its model. */
-export class LearnedPrm implements StepScorer {
+/**
+ * A trained step scorer (the generative verifier PrmScorer, or the SurpriseScorer over the policy) as a
+ * StepScorer that owns its model: steps past the model's context get 0 (see the file comment).
+ */
+export class LearnedPrm<S extends BoundedScorer & { readonly name: string; readonly model: { dispose(): void } } = PrmScorer> implements StepScorer {
   readonly name: string;
-  constructor(readonly prm: PrmScorer) {
-    this.name = prm.name;
+  constructor(readonly scorer: S) {
+    this.name = scorer.name;
   }
   async score(problem: Problem, steps: readonly string[]): Promise<number[]> {
-    return (await scoreBounded(this.prm, [{ problem, steps }]))[0];
+    return (await scoreBounded(this.scorer, [{ problem, steps }]))[0];
   }
   scoreMany(items: readonly { problem: Problem; steps: readonly string[] }[]): Promise<number[][]> {
-    return scoreBounded(this.prm, items);
+    return scoreBounded(this.scorer, items);
   }
   dispose(): void {
-    this.prm.model.dispose();
+    this.scorer.model.dispose();
   }
 }
 
@@ -84,33 +87,18 @@ function treeSolutions(trees: readonly Tree[], byId: Map<string, Problem>, maxSe
     .filter((s) => encodeSolution(chars, s.problem.question, s.steps).tokens.length <= maxSeqLen);
 }
 
-/** The surprise value head as a StepScorer that owns its (policy) model; steps past the context get 0. */
-export class SurpriseValues implements StepScorer {
-  readonly name = 'prm:surprise:n=1';
-  constructor(readonly scorer: SurpriseScorer) {}
-  async score(problem: Problem, steps: readonly string[]): Promise<number[]> {
-    return (await this.scoreMany([{ problem, steps }]))[0];
-  }
-  scoreMany(items: readonly { problem: Problem; steps: readonly string[] }[]): Promise<number[][]> {
-    return scoreBounded(this.scorer, items);
-  }
-  dispose(): void {
-    this.scorer.model.dispose();
-  }
-}
-
 /**
  * The surprise value head (docs/prm.md §7): a logistic layer over the round's policy's own token log-probs,
  * fitted to N = 1 outcome labels of the round's tree solutions (final answers only). A convex fit, so a
  * resumed stage refits the same head; written to `dir`/surprise-head.json for inspection.
  */
-export async function surpriseValueHead(modelDir: string, trees: readonly Tree[], byId: Map<string, Problem>, dir: string): Promise<SurpriseValues> {
+export async function surpriseValueHead(modelDir: string, trees: readonly Tree[], byId: Map<string, Problem>, dir: string): Promise<LearnedPrm<SurpriseScorer>> {
   const model = loadModel(modelDir);
   const solutions = treeSolutions(trees, byId, model.config.maxSeqLen);
   const head = await trainSurpriseHead(model, outcomeExamples(solutions, judge));
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'surprise-head.json'), JSON.stringify(head, null, 2));
-  return new SurpriseValues(new SurpriseScorer(model, head));
+  return new LearnedPrm(new SurpriseScorer(model, head, { name: 'prm:surprise:n=1' }));
 }
 
 /** Every root-to-leaf path scored once; a node's value is its position's score (the same on every path). */
