@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Step pairs aimed at the base model's own GREEDY errors, an upper-bound experiment for docs/pipeline.md: greedy-
+// Step pairs aimed at the base model's own GREEDY errors, an upper-bound experiment for docs/experiments.md: greedy-
 // decode N training problems, locate each wrong solution's first error with the ORACLE step checker (never
 // used by the recipes), sample 8 alternatives for that step at temperature 1, and pair a correct one (oracle)
 // over the greedy step. Train on them with stage-sweep.mjs (PAIRS=OUT.jsonl … sppd:LR:EPOCHS).

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Trains chains of stages on the pairs of an existing run directory and compares each result's greedy accuracy
-// with the run's base model on the same held-out problems (docs/pipeline.md, "A weaker base and the optimizer").
+// with the run's base model on the same held-out problems (docs/experiments.md, "A weaker base and the optimizer").
 // It reuses the pipeline's own trainer, pair rules and rollouts; only the stage settings come from the command
 // line, so a learning-rate or optimizer sweep needs no config file per point.
 //
@@ -40,7 +40,7 @@ async function greedy(dir, name) {
   const model = loadModel(dir);
   const policy = policyFor(model, c);
   try {
-    // 64 problems decode together: the batching of every number in docs/pipeline.md's sweep tables.
+    // 64 problems decode together: the batching of every number in docs/experiments.md's sweep tables.
     const correct = (await greedyRollouts(c, policy, testProblems(c), 'stage-sweep', 64)).map((r) => r.correct);
     writeFileSync(file, JSON.stringify(correct));
     return correct;

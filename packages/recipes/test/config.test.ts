@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, loadConfigs, merge, parseArgs, RECIPES, stagePlan, validateConfig } from '../src/index.js';
 
@@ -53,6 +54,16 @@ describe('pipeline config', () => {
     const cs = loadConfigs({ recipe: 'all', preset: 'quick', out: 'x', help: false });
     expect(cs.map((c) => c.recipe)).toEqual(Object.keys(RECIPES));
     expect(cs.map((c) => c.recipe)).toEqual(expect.arrayContaining(['sppd', 'sppd-gamma0', 'sppd-fixed']));
+  });
+
+  it('the shipped configs/sppd-4000.json is the full sppd recipe with only its documented fields changed', () => {
+    const file = fileURLToPath(new URL('../configs/sppd-4000.json', import.meta.url));
+    const large = loadConfig({ recipe: 'sppd', preset: 'full', out: 'x', help: false, config: file });
+    const full = loadConfig({ recipe: 'sppd', preset: 'full', out: 'x', help: false });
+    // docs/pipeline.md, "What moves greedy accuracy": 4000 problems per round at a cheaper tree and scorer, SFT at 1e-4.
+    const expected = merge(full, { task: { trainProblems: 4000, testProblems: 1000 }, sample: { iterations: 8 }, score: { rollouts: 2 } });
+    expected.rounds[0].train[0].train.lr = 1e-4;
+    expect(large).toEqual(expected);
   });
 
   it('names the offending field', () => {

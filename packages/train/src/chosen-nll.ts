@@ -7,7 +7,7 @@
  * with π_c,p the chosen completion's log-prob sum of pair p and n_c,p its number of completion tokens.
  * Why: a pair loss only asks that the chosen completion gain on the rejected one; on a small model whose two
  * sibling steps differ in one digit, lowering the rejected digit lowers the chosen one too and moves the mass to
- * a third digit (docs/pipeline.md). The NLL term holds the chosen completion's own likelihood up. w = 0 is
+ * a third digit (docs/experiments.md). The NLL term holds the chosen completion's own likelihood up. w = 0 is
  * the loss as the papers write it (every recipe's default).
  */
 import { ArgumentError } from './errors.js';

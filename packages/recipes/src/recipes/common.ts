@@ -50,13 +50,13 @@ export const shared = (preset: Preset) => structuredClone(preset === 'full' ? SH
 
 /**
  * SFT on τ⁺ (methods.md §3.2 uses Adam, lr 5e-6, cosine for 7B). Measured on the 1800-step base
- * (docs/pipeline.md, "Learning rates"): lr 1e-3 took greedy accuracy from 84.7% to 54%, 1e-4 to 83.3%,
+ * (docs/experiments.md, "Learning rates"): lr 1e-3 took greedy accuracy from 84.7% to 54%, 1e-4 to 83.3%,
  * 3e-5 to 84.3% — a base that ended its schedule at lr 1e-4 is knocked off its minimum by larger steps.
  */
 export const SFT_STAGE = { objective: 'sft', optimizer: 'adamw', lr: 3e-5, schedule: 'cosine', warmupRatio: 0.1, epochs: 3, batchSize: 16, gradAccum: 1, maxGradNorm: 1 } as const;
 /**
  * Sentence-level DPO and step-DPO: β = 0.1 as in SPPD. Learning rate measured on the 1800-step base
- * (docs/pipeline.md, "Learning rates"): AdamW at 2e-4 took greedy accuracy from 84.7% to 34%, 2e-5 to 80.7%
+ * (docs/experiments.md, "Learning rates"): AdamW at 2e-4 took greedy accuracy from 84.7% to 34%, 2e-5 to 80.7%
  * (significantly worse), 5e-6 to 83.7% (no significant change); so 5e-6, the paper's order of magnitude.
  */
 export const DPO_STAGE = { objective: 'dpo', beta: 0.1, optimizer: 'adamw', lr: 5e-6, schedule: 'cosine', warmupRatio: 0.1, epochs: 3, batchSize: 16, gradAccum: 1, maxGradNorm: 1 } as const;
