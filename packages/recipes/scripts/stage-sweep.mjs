@@ -9,7 +9,7 @@
 //     data defaults to 'sentence' for sft/dpo/ipo and 'siblings' otherwise (the rules of config.ts RULE_OF);
 //     key=value sets any TrainerConfig field (beta, gamma, margin, optimizer, batchSize, …).
 //   RUN_DIR needs ckpt/base and pairs.jsonl (`stepwise pipeline … --stages base,sample,score,pairs`);
-//   PAIRS=FILE reads another pairs file. Each stage trains on the previous stage's output; finished stages and
+//   PAIRS=FILE reads another pairs file; FROM=NAME starts the chain from RUN_DIR/ckpt/NAME (e.g. dpo) instead of the base. Each stage trains on the previous stage's output; finished stages and
 //   greedy results (OUT_DIR/greedy-*.json) are reused on a rerun. RUN_DIR is only read: a run directory's
 //   manifest fingerprints its outputs, so nothing may be written into it.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,7 +54,7 @@ const pct = (xs) => (100 * xs.filter(Boolean).length / xs.length).toFixed(1);
 const { records } = await readJsonl(process.env.PAIRS ?? join(run, 'pairs.jsonl'));
 const base = await greedy(join(run, 'ckpt/base'), 'base');
 console.log(`base: greedy ${pct(base)}% on ${base.length} problems`);
-let init = join(run, 'ckpt/base');
+let init = join(run, 'ckpt', process.env.FROM ?? 'base');
 for (const [i, spec] of stages.entries()) {
   const [objective, lr, epochs, dataArg, extra] = spec.split(':');
   const data = dataArg || (['sft', 'dpo', 'ipo'].includes(objective) ? 'sentence' : 'siblings');

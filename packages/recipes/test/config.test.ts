@@ -60,9 +60,11 @@ describe('pipeline config', () => {
     const file = fileURLToPath(new URL('../configs/sppd-4000.json', import.meta.url));
     const large = loadConfig({ recipe: 'sppd', preset: 'full', out: 'x', help: false, config: file });
     const full = loadConfig({ recipe: 'sppd', preset: 'full', out: 'x', help: false });
-    // docs/pipeline.md, "What moves greedy accuracy": 4000 problems per round at a cheaper tree and scorer, SFT at 1e-4.
+    // docs/experiments.md, "SPPD at 4000 problems per round": a cheaper tree and scorer, SFT at 1e-4, and the
+    // chosen side's NLL (weight 1) in the DPO and SPPD stages.
     const expected = merge(full, { task: { trainProblems: 4000, testProblems: 1000 }, sample: { iterations: 8 }, score: { rollouts: 2 } });
     expected.rounds[0].train[0].train.lr = 1e-4;
+    for (const st of expected.rounds.flatMap((r) => r.train)) if (st.train.objective !== 'sft') st.train.chosenNll = 1;
     expect(large).toEqual(expected);
   });
 
