@@ -12,11 +12,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonl } from '@stepwise/core';
-import { pairedDifference } from '@stepwise/eval';
 import { loadModel } from '@stepwise/native';
 import { TreeView } from '@stepwise/pairs';
-import { greedyRollouts, judge, policyFor, resolveTrainerConfig, rollouts, testProblems, tokenizer, train, trainProblems } from '@stepwise/recipes';
+import { judge, policyFor, resolveTrainerConfig, rollouts, tokenizer, train, trainProblems } from '@stepwise/recipes';
 import { corpusRecord, trainProblem } from '@stepwise/tasks';
+import { heldOutGreedy, pct, versusBase } from './held-out.mjs';
 
 const [run, out, set, ...stages] = process.argv.slice(2);
 if (!run || !out || !set || stages.length === 0) {
@@ -26,23 +26,8 @@ if (!run || !out || !set || stages.length === 0) {
 const c = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).config;
 const baseDir = join(run, 'ckpt/base');
 mkdirSync(out, { recursive: true });
-const pct = (xs) => (100 * xs.filter(Boolean).length / xs.length).toFixed(1);
-const signed = (x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
 
-async function greedy(dir, name) {
-  const file = join(out, `greedy-${name}.json`);
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
-  const model = loadModel(dir);
-  const policy = policyFor(model, c);
-  try {
-    const correct = (await greedyRollouts(c, policy, testProblems(c), 'stage-sweep', 64)).map((r) => r.correct);
-    writeFileSync(file, JSON.stringify(correct));
-    return correct;
-  } finally {
-    policy.dispose();
-    model.dispose();
-  }
-}
+const greedy = (dir, name) => heldOutGreedy(c, out, dir, name);
 
 const minValue = (s) => Math.min(...s.values.filter((v) => v !== null));
 async function buildSet() {
@@ -109,6 +94,5 @@ for (const spec of stages) {
     await train({ initDir: baseDir, tokenizer, data: examples, config: resolveTrainerConfig({ objective: 'sft', lr, epochs, checkpointEvery: 0 }), dir, metricsPath: join(out, 'metrics.jsonl'), stage: name });
   }
   const g = await greedy(dir, name);
-  const d = pairedDifference(base, g);
-  console.log(`sft ${spec}: ${((performance.now() - t0) / 1000).toFixed(0)} s → greedy ${pct(g)}%, vs base ${signed(d.estimate)} [${signed(d.lo)}, ${signed(d.hi)}], p = ${d.pValue.toPrecision(2)} (base-only ${d.aOnly} / model-only ${d.bOnly})`);
+  console.log(`sft ${spec}: ${((performance.now() - t0) / 1000).toFixed(0)} s → ${versusBase(base, g)}`);
 }

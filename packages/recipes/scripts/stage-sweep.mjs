@@ -12,12 +12,11 @@
 //   PAIRS=FILE reads another pairs file; FROM=NAME starts the chain from RUN_DIR/ckpt/NAME (e.g. dpo) instead of the base. Each stage trains on the previous stage's output; finished stages and
 //   greedy results (OUT_DIR/greedy-*.json) are reused on a rerun. RUN_DIR is only read: a run directory's
 //   manifest fingerprints its outputs, so nothing may be written into it.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonl } from '@stepwise/core';
-import { pairedDifference } from '@stepwise/eval';
-import { loadModel } from '@stepwise/native';
-import { greedyRollouts, policyFor, resolveTrainerConfig, RULE_OF, sftExamplesFromPairs, testProblems, tokenizer, train } from '@stepwise/recipes';
+import { resolveTrainerConfig, RULE_OF, sftExamplesFromPairs, tokenizer, train } from '@stepwise/recipes';
+import { heldOutGreedy, pct, versusBase } from './held-out.mjs';
 
 const [run, out, ...stages] = process.argv.slice(2);
 if (!run || !out || stages.length === 0) {
@@ -33,24 +32,8 @@ for (const need of ['manifest.json', 'ckpt/base/config.json']) {
 const c = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).config;
 mkdirSync(out, { recursive: true });
 
-/** Greedy correctness per held-out problem (the pipeline's greedy column), cached in OUT_DIR by checkpoint name. */
-async function greedy(dir, name) {
-  const file = join(out, `greedy-${name}.json`);
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
-  const model = loadModel(dir);
-  const policy = policyFor(model, c);
-  try {
-    // 64 problems decode together: the batching of every number in docs/experiments.md's sweep tables.
-    const correct = (await greedyRollouts(c, policy, testProblems(c), 'stage-sweep', 64)).map((r) => r.correct);
-    writeFileSync(file, JSON.stringify(correct));
-    return correct;
-  } finally {
-    policy.dispose();
-    model.dispose();
-  }
-}
+const greedy = (dir, name) => heldOutGreedy(c, out, dir, name);
 
-const pct = (xs) => (100 * xs.filter(Boolean).length / xs.length).toFixed(1);
 const { records } = await readJsonl(process.env.PAIRS ?? join(run, 'pairs.jsonl'));
 const base = await greedy(join(run, 'ckpt/base'), 'base');
 console.log(`base: greedy ${pct(base)}% on ${base.length} problems`);
@@ -73,8 +56,6 @@ for (const [i, spec] of stages.entries()) {
     await train({ initDir: init, tokenizer, data: objective === 'sft' ? sftExamplesFromPairs(pairs) : pairs, config, dir, metricsPath: join(out, 'metrics.jsonl'), stage: `${i}-${objective}` });
   }
   const g = await greedy(dir, name);
-  const d = pairedDifference(base, g);
-  const signed = (x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
-  console.log(`${spec}: ${pairs.length} pairs, ${((performance.now() - t0) / 1000).toFixed(0)} s → greedy ${pct(g)}%, vs base ${signed(d.estimate)} [${signed(d.lo)}, ${signed(d.hi)}], p = ${d.pValue.toPrecision(2)} (base-only ${d.aOnly} / model-only ${d.bOnly})`);
+  console.log(`${spec}: ${pairs.length} pairs, ${((performance.now() - t0) / 1000).toFixed(0)} s → ${versusBase(base, g)}`);
   init = dir;
 }
