@@ -52,16 +52,22 @@ LogitsShape parse_logits(Args& args, const char* rows = "logits") {
   return s;
 }
 
-// The shape fields every logits kernel struct shares.
+// The shape fields every [n, v] row kernel struct shares (everything but the rows' own pointer).
 template <typename K>
-void fill_logits_shape(K& k, const LogitsShape& s) {
-  k.logits = s.logits.data;
+void fill_row_shape(K& k, const LogitsShape& s) {
   k.dtype = s.dtype;
   k.n = s.n;
   k.v = s.v;
   k.targets = static_cast<const int32_t*>(s.targets.data);
   k.step_index = static_cast<const int32_t*>(s.steps.data);
   k.num_steps = s.num_steps;
+}
+
+// ... and the logits pointer of the kernels that read logits.
+template <typename K>
+void fill_logits_shape(K& k, const LogitsShape& s) {
+  k.logits = s.logits.data;
+  fill_row_shape(k, s);
 }
 
 // The forward's arguments (stepLogprobForward and the fused stepLogprobForwardGrad): shape, `exact`, and the
@@ -186,12 +192,7 @@ Napi::Value StepLogprobGradScaleB(const Napi::CallbackInfo& info, bool async) {
   const LogitsShape s = parse_logits(args, "grad");
   StepLogprobGradScale k;
   k.grad = s.logits.data;
-  k.dtype = s.dtype;
-  k.n = s.n;
-  k.v = s.v;
-  k.targets = static_cast<const int32_t*>(s.targets.data);
-  k.step_index = static_cast<const int32_t*>(s.steps.data);
-  k.num_steps = s.num_steps;
+  fill_row_shape(k, s);
   k.grad_token = static_cast<const float*>(args.input("gradToken", Kind::F32, k.n, true).data);
   k.grad_step = static_cast<const float*>(args.input("gradStep", Kind::F32, k.num_steps, true).data);
   args.result().Set("dlogits", args.object().Get("grad"));

@@ -37,15 +37,23 @@ function meanValue(s: Solution): number {
  * null when the problem lacks a correct or an incorrect scored solution. Ties keep the earlier solution.
  */
 export function sentenceLevelPair(problem: Problem, solutions: readonly Solution[]): SequencePair | null {
-  const scored = solutions.filter((s) => s.values.some((v) => v !== null));
-  let best: Solution | null = null;
+  const best = tauPlus(solutions);
   let worst: Solution | null = null;
-  for (const s of scored) {
-    if (s.correct === true && (best === null || minValue(s) > minValue(best))) best = s;
-    if (s.correct === false && (worst === null || minValue(s) < minValue(worst))) worst = s;
-  }
+  for (const s of scoredOnly(solutions)) if (s.correct === false && (worst === null || minValue(s) < minValue(worst))) worst = s;
   return best && worst ? sequencePair(problem, best, worst, 'sppd-sentence') : null;
 }
+
+/**
+ * SPPD's τ⁺ alone: the correct scored solution whose weakest step is strongest (argmax_j min_t v; ties keep the
+ * earlier one), or null when there is none. SFT needs only this side, so it exists for problems without τ⁻ too.
+ */
+export function tauPlus(solutions: readonly Solution[]): Solution | null {
+  let best: Solution | null = null;
+  for (const s of scoredOnly(solutions)) if (s.correct === true && (best === null || minValue(s) > minValue(best))) best = s;
+  return best;
+}
+
+const scoredOnly = (solutions: readonly Solution[]) => solutions.filter((s) => s.values.some((v) => v !== null));
 
 export interface TopBottomOptions {
   /** Take the T correct solutions with the highest mean step value and the T incorrect with the lowest. Default 4. */

@@ -10,6 +10,7 @@ import {
   outcomePairs,
   qValuePairs,
   sentenceLevelPair,
+  tauPlus,
   sphereRoute,
   sppdSiblingPairs,
   topBottomPairs,
@@ -81,6 +82,14 @@ describe('sentence-level pair (τ⁺, τ⁻)', () => {
   it('returns null when there is no correct or no wrong solution', () => {
     const allWrong = buildTree([{ text: 'x', value: 0.2, correct: false }, { text: 'y', value: 0.4, correct: false }]);
     expect(sentenceLevelPair(problem, new TreeView(allWrong).solutions())).toBeNull();
+  });
+
+  it('τ⁺ alone exists without a wrong solution, is the pair\'s chosen side otherwise, and is null with no correct one', () => {
+    const allRight = buildTree([{ text: 'x', value: 0.3, correct: true }, { text: 'y', value: 0.7, correct: true }]);
+    expect(tauPlus(new TreeView(allRight).solutions())?.steps).toEqual(['y']);
+    expect(tauPlus(new TreeView(prmTree).solutions())?.steps).toEqual(sentenceLevelPair(problem, new TreeView(prmTree).solutions())?.chosenSteps);
+    const allWrong = buildTree([{ text: 'x', value: 0.2, correct: false }]);
+    expect(tauPlus(new TreeView(allWrong).solutions())).toBeNull();
   });
 });
 

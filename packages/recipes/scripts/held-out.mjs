@@ -1,8 +1,11 @@
 // Shared by the experiment scripts: greedy correctness on a run's held-out problems (the pipeline's greedy
 // column), cached per checkpoint, and the one-line paired comparison against the base that docs/experiments.md
-// tables quote.
+// tables quote. Run on its own, it compares checkpoints of a run directory with its base:
+//   node packages/recipes/scripts/held-out.mjs RUN_DIR OUT_DIR NAME [NAME …]     (RUN_DIR/ckpt/NAME)
+// With VS=NAME the reference is that checkpoint instead of the base (a stage against its own input).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pairedDifference } from '@stepwise/eval';
 import { loadModel } from '@stepwise/native';
 import { greedyRollouts, policyFor, testProblems } from '@stepwise/recipes';
@@ -31,4 +34,19 @@ export function versusBase(base, model) {
   const d = pairedDifference(base, model);
   const signed = (x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}`;
   return `greedy ${pct(model)}%, vs base ${signed(d.estimate)} [${signed(d.lo)}, ${signed(d.hi)}], p = ${d.pValue.toPrecision(2)} (base-only ${d.aOnly} / model-only ${d.bOnly})`;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const [run, out, ...names] = process.argv.slice(2);
+  if (!run || !out || names.length === 0) {
+    console.error('usage: held-out.mjs RUN_DIR OUT_DIR NAME [NAME …]');
+    process.exit(2);
+  }
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(out, { recursive: true });
+  const c = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).config;
+  const ref = process.env.VS ?? 'base';
+  const base = await heldOutGreedy(c, out, join(run, 'ckpt', ref), ref);
+  console.log(`${ref}: greedy ${pct(base)}% on ${base.length} problems`);
+  for (const name of names) console.log(`${name}: ${versusBase(base, await heldOutGreedy(c, out, join(run, 'ckpt', name), name)).replaceAll('base', ref)}`);
 }

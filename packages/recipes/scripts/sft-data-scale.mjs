@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonl } from '@stepwise/core';
 import { loadModel } from '@stepwise/native';
-import { TreeView } from '@stepwise/pairs';
+import { tauPlus, TreeView } from '@stepwise/pairs';
 import { judge, policyFor, resolveTrainerConfig, rollouts, tokenizer, train, trainProblems } from '@stepwise/recipes';
 import { corpusRecord, trainProblem } from '@stepwise/tasks';
 import { heldOutGreedy, pct, versusBase } from './held-out.mjs';
@@ -29,7 +29,6 @@ mkdirSync(out, { recursive: true });
 
 const greedy = (dir, name) => heldOutGreedy(c, out, dir, name);
 
-const minValue = (s) => Math.min(...s.values.filter((v) => v !== null));
 async function buildSet() {
   const [kind, a, b] = set.split(':');
   const level = c.task.levels[0];
@@ -70,11 +69,9 @@ async function buildSet() {
     const byId = new Map(trainProblems(sc, 1).map((p) => [p.id, p]));
     const { records } = await readJsonl(join(src, 'scored.jsonl'));
     return records.flatMap((t) => {
-      const sols = new TreeView(t).solutions().filter((s) => s.correct === true);
-      if (sols.length === 0) return [];
-      const best = sols.reduce((x, s) => (minValue(s) > minValue(x) ? s : x));
+      const best = tauPlus(new TreeView(t).solutions());
       const p = byId.get(t.problemId);
-      return [{ problemId: p.id, prompt: p.question, steps: best.steps }];
+      return best ? [{ problemId: p.id, prompt: p.question, steps: best.steps }] : [];
     });
   }
   throw new Error(`SET must be self:N:K, clean:N or tau[:RUN], got ${set}`);
