@@ -44,8 +44,14 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   }
   const { mkdirSync } = await import('node:fs');
   mkdirSync(out, { recursive: true });
-  const c = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).config;
   const ref = process.env.VS ?? 'base';
+  for (const need of ['manifest.json', ...[ref, ...names].map((n) => `ckpt/${n}/config.json`)]) {
+    if (!existsSync(join(run, need))) {
+      console.error(`held-out: ${run} has no ${need}`);
+      process.exit(2);
+    }
+  }
+  const c = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).config;
   const base = await heldOutGreedy(c, out, join(run, 'ckpt', ref), ref);
   console.log(`${ref}: greedy ${pct(base)}% on ${base.length} problems`);
   for (const name of names) console.log(`${name}: ${versusBase(base, await heldOutGreedy(c, out, join(run, 'ckpt', name), name)).replaceAll('base', ref)}`);

@@ -23,6 +23,10 @@ if (!run || !out || !set || stages.length === 0) {
   console.error('usage: sft-data-scale.mjs RUN_DIR OUT_DIR self:N:K|clean:N|tau:RUN LR:EPOCHS …');
   process.exit(2);
 }
+if (!existsSync(join(run, 'manifest.json')) || !existsSync(join(run, 'ckpt/base/config.json'))) {
+  console.error(`sft-data-scale: ${run} is not a run directory with a base model (manifest.json, ckpt/base)`);
+  process.exit(2);
+}
 const c = JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).config;
 const baseDir = join(run, 'ckpt/base');
 mkdirSync(out, { recursive: true });
@@ -74,7 +78,8 @@ async function buildSet() {
       return best ? [{ problemId: p.id, prompt: p.question, steps: best.steps }] : [];
     });
   }
-  throw new Error(`SET must be self:N:K, clean:N or tau[:RUN], got ${set}`);
+  console.error(`sft-data-scale: SET must be self:N:K, clean:N or tau[:RUN], got '${set}'`);
+  process.exit(2);
 }
 
 const setFile = join(out, `set-${set.replace(/[^\w.-]+/g, '_')}.json`);
