@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
+#include "cached_attention_avx2.h"
+#include "common/cpu_features.h"
 #include "common/parallel.h"
 
 namespace stepwise::model {
@@ -17,6 +20,8 @@ void cached_attention(T* att, const T* q, int64_t n, const int32_t* pos, const i
   const int64_t H = s.heads, G = s.heads / s.kv_heads, hd = s.hd, Qd = H * hd, bs = pool.block_size;
   const T scale = T(1.0 / std::sqrt(double(hd)));
   const int64_t scratch = G * (pool.max_positions + 1);  // scores [G, len] + one denominator per head
+  bool avx2 = false;  // float with a head dim the AVX2 item takes (cached_attention_avx2.h)
+  if constexpr (std::is_same_v<T, float>) avx2 = hd % 8 == 0 && hd <= kAttnAvx2MaxHeadDim && cpu_has_avx2_fma();
   // Small work items are cheap to hand out; a long prefill has many rows, so ranges stay large anyway.
   parallel_for(n * s.kv_heads, 2, [&](int64_t i0, int64_t i1) {
     // Sized for the longest sequence the model allows: a warm decode loop allocates nothing here.
@@ -27,6 +32,13 @@ void cached_attention(T* att, const T* q, int64_t n, const int32_t* pos, const i
       const int32_t* table = tables[r];
       const T* qg = q + r * Qd + kvh * G * hd;  // the G query heads of this kv head are adjacent
       T* sc = scores.data();
+      if constexpr (std::is_same_v<T, float>) {
+        if (avx2) {
+          cached_attention_item_avx2(att + r * Qd + kvh * G * hd, qg, G, hd, scale, len, table, pool.k + kvh * hd,
+                                     pool.v + kvh * hd, pool.block_stride, bs, pool.row_stride, sc);
+          continue;
+        }
+      }
       for (int64_t j0 = 0, bi = 0; j0 < len; j0 += bs, ++bi) {
         const T* kb = pool.k + int64_t(table[bi]) * pool.block_stride + kvh * hd;
         const int64_t cnt = std::min(bs, len - j0);

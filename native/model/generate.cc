@@ -20,8 +20,14 @@ std::vector<Generated> KVCache<T>::generate(const std::vector<int64_t>& ids, con
   for (int64_t id : ids) get(id);  // existence check before any work
   std::vector<Generated> out(static_cast<size_t>(B));
   std::vector<uint64_t> rng(static_cast<size_t>(B));
+  const bool streams = !o.stream_seed.empty();
+  if (streams && (int64_t(o.stream_seed.size()) != B || int64_t(o.stream_index.size()) != B))
+    throw InputError("streams: expected one { seed, index } per sequence");
   for (int64_t i = 0; i < B; ++i) {
-    uint64_t s = o.seed ^ (0xd1b54a32d192ed03ull * uint64_t(i + 1));
+    const uint64_t seed = streams ? o.stream_seed[size_t(i)] : o.seed;
+    const int64_t index = streams ? o.stream_index[size_t(i)] : i;
+    if (index < 0) throw InputError("streams: expected non-negative indices");
+    uint64_t s = seed ^ (0xd1b54a32d192ed03ull * uint64_t(index + 1));
     rng[size_t(i)] = splitmix_next(s);
   }
   std::vector<int64_t> active;

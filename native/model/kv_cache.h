@@ -28,6 +28,11 @@ struct SampleOptions {
   int64_t top_k = 0;         // 0 = off
   double top_p = 1.0;        // 1 = off
   uint64_t seed = 0;         // sequence i of a call samples from splitmix64(seed, i)
+  // Per-sequence streams (both empty, or one entry per sequence): sequence i samples from
+  // splitmix64(stream_seed[i], stream_index[i]), the stream it would get as sequence stream_index[i] of a call
+  // with seed stream_seed[i]. Lets a caller merge several calls into one batch without changing their draws.
+  std::vector<uint64_t> stream_seed;
+  std::vector<int64_t> stream_index;
   std::vector<int32_t> stop_token_ids;
 };
 

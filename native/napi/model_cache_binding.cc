@@ -187,6 +187,11 @@ class CacheWrap : public Napi::ObjectWrap<CacheWrap> {
     s.top_p = read_number(env, o, "topP", 1.0);
     s.seed = uint64_t(read_number(env, o, "seed", 0));
     if (!o.Get("stopTokenIds").IsUndefined()) s.stop_token_ids = read_i32(env, o.Get("stopTokenIds"), "stopTokenIds");
+    if (!o.Get("streamSeeds").IsUndefined()) {
+      // Seeds travel as doubles (safe integers, checked by the TypeScript layer); indices as int32.
+      for (double d : read_floats<double>(env, o.Get("streamSeeds"), "streams.seed")) s.stream_seed.push_back(uint64_t(d));
+      for (int32_t i : read_i32(env, o.Get("streamIndex"), "streams.index")) s.stream_index.push_back(i);
+    }
     return queue(info, 2, std::move(s));
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

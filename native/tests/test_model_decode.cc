@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <string>
@@ -64,23 +65,37 @@ void small_linear() {
   check(worst < 1e-5, "linear_forward 1.." + std::to_string(kStreamRowsAvx2 + 1) + " rows (" + mode + ") == float64, rel", worst);
 }
 
+// Paged grouped-query attention of a few decode rows against a float64 loop over the same pool. Shapes cover
+// the AVX2 item (hd a multiple of 8 up to 128: one to sixteen registers per head) and the portable loop (hd 4,
+// 12, and everything when STEPWISE_PORTABLE_KERNELS=1), lengths below, at and past a block and not multiples of
+// the 4-row and 8-lane steps. Inputs are fresh normals each run (seed printed).
 template <typename T>
-void paged_attention(const char* name, double tol) {
-  const int64_t H = 6, Hkv = 2, hd = 8, bs = 5, nblocks = 12, KV = Hkv * hd, G = H / Hkv;
-  std::mt19937 rng(5);
+void paged_attention(const char* name, double tol, int64_t H, int64_t Hkv, int64_t hd, int64_t bs,
+                     std::vector<int32_t> pos, uint32_t seed) {
+  const int64_t KV = Hkv * hd, G = H / Hkv, n = int64_t(pos.size());
+  std::mt19937 rng(seed);
   std::normal_distribution<double> nd;
+  // Each row's blocks are scattered through the pool: a random permutation of all blocks, cut per row.
+  std::vector<std::vector<int32_t>> tables;
+  int64_t nblocks = 0;
+  for (int32_t p : pos) nblocks += p / bs + 1;
+  std::vector<int32_t> perm(static_cast<size_t>(nblocks));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  for (int64_t r = 0, at = 0; r < n; ++r) {
+    const int64_t cnt = pos[size_t(r)] / bs + 1;
+    tables.emplace_back(perm.begin() + at, perm.begin() + at + cnt);
+    at += cnt;
+  }
   std::vector<T> k(size_t(nblocks * bs * KV)), v(k.size());
   for (auto& x : k) x = T(nd(rng));
   for (auto& x : v) x = T(nd(rng));
-  // Three rows of three sequences at positions 0, 7 and 23, their blocks scattered through the pool.
-  const std::vector<std::vector<int32_t>> tables{{9}, {4, 0}, {11, 2, 7, 5, 1}};
-  const std::vector<int32_t> pos{0, 7, 23};
   std::vector<const int32_t*> tp;
   for (auto& t : tables) tp.push_back(t.data());
-  const int64_t n = 3;
   std::vector<T> q(size_t(n * H * hd)), att(q.size());
-  for (auto& x : q) x = T(nd(rng));
-  const KVPool<T> pool{k.data(), v.data(), bs * KV, bs, KV, 32};
+  for (auto& x : q) x = T(2 * nd(rng));  // wide scores, so the softmax is far from uniform
+  const int32_t longest = *std::max_element(pos.begin(), pos.end()) + 1;
+  const KVPool<T> pool{k.data(), v.data(), bs * KV, bs, KV, longest};
   cached_attention<T>(att.data(), q.data(), n, pos.data(), tp.data(), pool, AttnShape{H, Hkv, hd});
   double worst = 0;
   for (int64_t r = 0; r < n; ++r)
@@ -104,7 +119,35 @@ void paged_attention(const char* name, double tol) {
         worst = std::max(worst, std::abs(o - double(att[size_t(r * H * hd + h * hd + d)])));
       }
     }
-  check(worst < tol, std::string(name) + ": paged GQA attention (G=3, scattered blocks) == naive", worst);
+  check(worst < tol,
+        std::string(name) + ": paged attention H=" + std::to_string(H) + " Hkv=" + std::to_string(Hkv) +
+            " hd=" + std::to_string(hd) + " bs=" + std::to_string(bs) + " == float64 (seed " + std::to_string(seed) + ")",
+        worst);
+}
+
+// A NaN in one head's query reaches that head's output (the AVX2 exp keeps NaN) and no other head's.
+void attention_nan_propagates(const char* name) {
+  const int64_t H = 2, hd = 32, bs = 16;
+  std::vector<float> k(size_t(2 * bs * H * hd), 0.25f), v(k.size(), -0.5f), q(size_t(H * hd), 0.1f), att(q.size());
+  q[3] = std::nanf("");
+  const std::vector<int32_t> table{1, 0}, pos{20};
+  const int32_t* tp[] = {table.data()};
+  const KVPool<float> pool{k.data(), v.data(), bs * H * hd, bs, H * hd, 21};
+  cached_attention<float>(att.data(), q.data(), 1, pos.data(), tp, pool, AttnShape{H, H, hd});
+  bool head0_nan = true, head1_finite = true;
+  for (int64_t d = 0; d < hd; ++d) head0_nan = head0_nan && std::isnan(att[size_t(d)]), head1_finite = head1_finite && std::isfinite(att[size_t(hd + d)]);
+  check(head0_nan && head1_finite && std::abs(att[size_t(hd)] + 0.5f) < 1e-6f, std::string(name) + ": NaN in one head's q -> NaN in that head only", 0);
+}
+
+template <typename T>
+void paged_attention_shapes(const char* name, double tol, uint32_t seed) {
+  paged_attention<T>(name, tol, 6, 2, 8, 5, {0, 7, 23}, seed);
+  paged_attention<T>(name, tol, 4, 4, 32, 16, {0, 3, 4, 15, 16, 17, 70, 271}, seed + 1);
+  paged_attention<T>(name, tol, 2, 1, 64, 16, {1, 9, 33, 130}, seed + 2);
+  paged_attention<T>(name, tol, 2, 2, 128, 8, {0, 6, 40}, seed + 3);
+  paged_attention<T>(name, tol, 3, 3, 24, 7, {2, 12, 29}, seed + 4);
+  paged_attention<T>(name, tol, 4, 2, 4, 16, {0, 5, 19}, seed + 5);
+  paged_attention<T>(name, tol, 2, 1, 12, 4, {3, 8, 13}, seed + 6);
 }
 
 // Exact probabilities of the sampler's rule, in double: order by (logit desc, id asc), keep top-k, temper, keep
@@ -196,15 +239,29 @@ void no_allocation_per_step() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const uint32_t seed = std::getenv("STEPWISE_TEST_SEED") ? uint32_t(std::strtoul(std::getenv("STEPWISE_TEST_SEED"), nullptr, 10))
+                                                        : std::random_device{}();
   small_linear();
-  paged_attention<double>("float64", 1e-12);
-  paged_attention<float>("float32", 1e-5);
+  paged_attention_shapes<double>("float64", 1e-12, seed);
+  const char* f32 = std::getenv("STEPWISE_PORTABLE_KERNELS") ? "float32 portable" : "float32 dispatched";
+  paged_attention_shapes<float>(f32, 2e-5, seed);
+  attention_nan_propagates(f32);
   sampler_distribution();
   no_allocation_per_step();
   if (failures) {
     std::printf("%d failures\n", failures);
     return 1;
+  }
+  // The AVX2 paths (attention item, small-batch linear) ran above; run again on the portable ones (the switch
+  // is read once per process, hence a child process).
+  if (!(argc > 1 && std::strcmp(argv[1], "--child") == 0) && !std::getenv("STEPWISE_PORTABLE_KERNELS")) {
+    std::fflush(stdout);
+    const std::string cmd = "STEPWISE_PORTABLE_KERNELS=1 STEPWISE_TEST_SEED=" + std::to_string(seed) + " '" + argv[0] + "' --child";
+    if (std::system(cmd.c_str()) != 0) {
+      std::printf("1 failures (portable run)\n");
+      return 1;
+    }
   }
   std::printf("all passed\n");
   return 0;

@@ -6,14 +6,18 @@
  *   computed once and shared (block by block) by all its children; nothing along a path is recomputed.
  * - `expand(states, n)` prefills every distinct parent once, forks each n times and generates ALL forks of ALL
  *   states in ONE batched `generate` call, stopping each at the step separator or EOS.
+ * - Concurrent `expand` calls (several searches sharing one policy, e.g. one per problem) are merged: the calls
+ *   pending when the policy is free run as one prefill and one generate per sampling setting, and every row
+ *   keeps the random stream of its own call (KVCache `streams`). A merged call draws from the streams it would
+ *   use alone; only the logits may differ in their last bits, since the batch's GEMM shapes differ.
  * - States without a handle (roots, or a search that rebuilt a state from text) get a sequence from their text.
  *   Such sequences are kept in a small prompt cache keyed by text, so best-of-N from the root or repeated root
  *   expansions share the prompt's K/V too.
  *
- * Calls are serialised (the cache runs one native job at a time), so concurrent searches may share one policy.
+ * Native jobs are serialised (the cache runs one at a time), so concurrent searches may share one policy.
  */
 import { CharTokenizer, type Problem, type Tokenizer } from '@stepwise/core';
-import { KVCache, type Model, type Sequence } from '@stepwise/native';
+import { KVCache, type Generation, type Model, type Sequence } from '@stepwise/native';
 import type { Policy, PrefixState, SampleOptions, StepCandidate } from '@stepwise/search';
 import { promptText } from '@stepwise/tasks';
 
@@ -45,6 +49,16 @@ export interface EnginePolicyOptions {
   promptCacheSize?: number;
 }
 
+interface Request {
+  states: readonly PrefixState[];
+  n: number;
+  o: { temperature: number; topP: number; topK: number; maxStep: number; seed: number };
+}
+interface Pending extends Request {
+  resolve(c: StepCandidate[][]): void;
+  reject(err: unknown): void;
+}
+
 /** Counters since creation (tests and benchmarks read them next to the cache's own stats). */
 export interface EnginePolicyStats {
   expandCalls: number;
@@ -69,7 +83,10 @@ export class EnginePolicy implements Policy {
   private readonly promptCacheSize: number;
   /** text -> sequence of handle-less states; Map order is recency (re-inserted on use). */
   private readonly prompts = new Map<string, Sequence>();
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Requests waiting for the next batch, and whether a batch is running or scheduled. */
+  private pending: Pending[] = [];
+  private running = false;
+  private scheduled = false;
 
   constructor(
     readonly model: Model,
@@ -104,68 +121,119 @@ export class EnginePolicy implements Policy {
   }
 
   expand(states: readonly PrefixState[], n: number, opts: SampleOptions): Promise<StepCandidate[][]> {
-    // Serialise: a second native job on the same cache would fail with BusyError.
-    const run = this.queue.then(() => this.expandNow(states, n, opts));
-    this.queue = run.catch(() => undefined);
-    return run;
+    let req: Request;
+    try {
+      req = this.validate(states, n, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.stats.expandCalls++;
+    if (states.length === 0 || n === 0) return Promise.resolve(states.map(() => []));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ ...req, resolve, reject });
+      this.schedule();
+    });
   }
 
-  private async expandNow(states: readonly PrefixState[], n: number, opts: SampleOptions): Promise<StepCandidate[][]> {
+  private validate(states: readonly PrefixState[], n: number, opts: SampleOptions): Request {
     if (!Array.isArray(states)) throw new BackendArgumentError('states', 'an array of prefix states', states);
     requireNonNegInt('n', n);
     if (opts === null || typeof opts !== 'object') throw new BackendArgumentError('opts', 'sampling options', opts);
-    const temperature = requireRange('opts.temperature', opts.temperature, 0, 1e6);
-    const topP = requireRange('opts.topP', opts.topP ?? 1, 0, 1);
-    const topK = requireNonNegInt('opts.topK', opts.topK ?? 0);
-    const maxStep = requirePosInt('opts.maxStepTokens', opts.maxStepTokens ?? this.defaultStepTokens);
-    const seed = requireNonNegInt('opts.seed', opts.seed ?? 0);
-    this.stats.expandCalls++;
-    if (states.length === 0 || n === 0) return states.map(() => []);
+    const o = {
+      temperature: requireRange('opts.temperature', opts.temperature, 0, 1e6),
+      topP: requireRange('opts.topP', opts.topP ?? 1, 0, 1),
+      topK: requireNonNegInt('opts.topK', opts.topK ?? 0),
+      maxStep: requirePosInt('opts.maxStepTokens', opts.maxStepTokens ?? this.defaultStepTokens),
+      seed: requireNonNegInt('opts.seed', opts.seed ?? 0),
+    };
+    return { states, n, o };
+  }
 
-    const parents = states.map((s, i) => this.parentOf(s, i));
+  /**
+   * Runs the pending requests once every caller waiting on the last batch has had its turn: setImmediate fires
+   * after the microtasks in which resolved searches issue their next expand, so concurrent searches (one per
+   * problem of a window, say) meet in the same batch, and which requests meet depends only on the callers.
+   */
+  private schedule(): void {
+    if (this.running || this.scheduled || this.pending.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    const batch = this.pending.splice(0);
     try {
-      return await this.sample(states.length, parents, n, { temperature, topP, topK, maxStep, seed });
+      // Requests with the same sampling settings share one generate call (temperature etc. are per call).
+      const groups = new Map<string, Pending[]>();
+      for (const r of batch) {
+        const key = `${r.o.temperature}/${r.o.topP}/${r.o.topK}/${r.o.maxStep}`;
+        groups.set(key, [...(groups.get(key) ?? []), r]);
+      }
+      for (const group of groups.values()) await this.runGroup(group);
     } finally {
       this.trimPromptCache();
+      this.running = false;
+      this.schedule();
     }
   }
 
-  private async sample(
-    count: number,
-    parents: Sequence[],
-    n: number,
-    o: { temperature: number; topP: number; topK: number; maxStep: number; seed: number },
-  ): Promise<StepCandidate[][]> {
-    // Compute every distinct parent through its second-to-last token once, so the forks share it.
-    await this.cache.prefill([...new Set(parents)]);
-    const forks = parents.flatMap((p) => p.fork(n));
-    this.stats.generateCalls++;
-    const gens = await this.cache.generate(forks, {
-      maxNewTokens: o.maxStep,
-      temperature: o.temperature,
-      topK: o.topK,
-      topP: o.topP,
-      seed: o.seed,
-      stopTokenIds: this.eosId === null ? [this.sepId] : [this.sepId, this.eosId],
-    });
-    return Array.from({ length: count }, (_, i) =>
-      gens.slice(i * n, (i + 1) * n).map((g, j) => {
-        const ids = Array.from(g.tokens);
-        const last = ids.at(-1);
-        const endsWithSep = g.finish === 'stop' && last === this.sepId;
-        const endsWithEos = g.finish === 'stop' && last === this.eosId;
-        // The step's text excludes its stop token; its ids and log-probs include it (it was sampled too).
-        const text = this.tokenizer.decode(g.finish === 'stop' ? ids.slice(0, -1) : ids);
-        // A step cut by the step or context length cannot be continued as a well-formed step, and one holding a
-        // token without a text form (BOS / PAD from an untrained model) would tokenize differently when a
-        // consumer re-encodes the text: both end the solution.
-        const textless = ids.some((id) => id === this.tokenizer.bosId || id === this.tokenizer.padId);
-        const terminal = text.includes(this.marker) || endsWithEos || !endsWithSep || textless;
-        this.stats.candidates++;
-        this.stats.tokensGenerated += ids.length;
-        return { text, tokenIds: ids, tokenLogprobs: Array.from(g.logprobs), terminal, handle: forks[i * n + j] };
-      }),
-    );
+  /** One prefill and one generate for a group of requests; each request gets its own candidates (or error). */
+  private async runGroup(group: Pending[]): Promise<void> {
+    const live: { r: Pending; parents: Sequence[] }[] = [];
+    for (const r of group) {
+      try {
+        live.push({ r, parents: r.states.map((s, i) => this.parentOf(s, i)) });
+      } catch (err) {
+        r.reject(err);
+      }
+    }
+    if (live.length === 0) return;
+    try {
+      // Compute every distinct parent through its second-to-last token once, so the forks share it.
+      await this.cache.prefill([...new Set(live.flatMap((l) => l.parents))]);
+      const forks = live.map((l) => l.parents.flatMap((p) => p.fork(l.r.n)));
+      // Row j of a request draws from the stream (its seed, j): exactly what its own generate call would draw.
+      const streams = live.flatMap((l, k) => forks[k].map((_, j) => ({ seed: l.r.o.seed, index: j })));
+      const o = live[0].r.o;
+      this.stats.generateCalls++;
+      const gens = await this.cache.generate(forks.flat(), {
+        maxNewTokens: o.maxStep,
+        temperature: o.temperature,
+        topK: o.topK,
+        topP: o.topP,
+        streams,
+        stopTokenIds: this.eosId === null ? [this.sepId] : [this.sepId, this.eosId],
+      });
+      let at = 0;
+      live.forEach((l, k) => {
+        const mine = gens.slice(at, at + forks[k].length);
+        at += forks[k].length;
+        l.r.resolve(l.r.states.map((_, i) => mine.slice(i * l.r.n, (i + 1) * l.r.n).map((g, j) => this.candidate(g, forks[k][i * l.r.n + j]))));
+      });
+    } catch (err) {
+      for (const l of live) l.r.reject(err);
+    }
+  }
+
+  private candidate(g: Generation, handle: Sequence): StepCandidate {
+    const ids = Array.from(g.tokens);
+    const last = ids.at(-1);
+    const endsWithSep = g.finish === 'stop' && last === this.sepId;
+    const endsWithEos = g.finish === 'stop' && last === this.eosId;
+    // The step's text excludes its stop token; its ids and log-probs include it (it was sampled too).
+    const text = this.tokenizer.decode(g.finish === 'stop' ? ids.slice(0, -1) : ids);
+    // A step cut by the step or context length cannot be continued as a well-formed step, and one holding a
+    // token without a text form (BOS / PAD from an untrained model) would tokenize differently when a
+    // consumer re-encodes the text: both end the solution.
+    const textless = ids.some((id) => id === this.tokenizer.bosId || id === this.tokenizer.padId);
+    const terminal = text.includes(this.marker) || endsWithEos || !endsWithSep || textless;
+    this.stats.candidates++;
+    this.stats.tokensGenerated += ids.length;
+    return { text, tokenIds: ids, tokenLogprobs: Array.from(g.logprobs), terminal, handle };
   }
 
   /** The sequence a state continues from: its handle, else a (cached) sequence built from its text. */

@@ -149,6 +149,34 @@ describe('EnginePolicy.expand', () => {
     policy.dispose();
   });
 
+  it('merges concurrent expand calls into one generate and draws what each call draws alone', async () => {
+    const calls: [PrefixState[], number, number][] = [
+      [[{ problem, steps: [] }], 3, 21],
+      [[{ problem: other, steps: [] }, { problem, steps: ['12+30=42'] }], 2, 22],
+    ];
+    const tokens = (r: StepCandidate[][][]) => r.map((x) => x.map((cands) => cands.map((c) => c.tokenIds.join(','))));
+    const one = newPolicy();
+    const alone: StepCandidate[][][] = [];
+    for (const [states, n, seed] of calls) alone.push(await one.expand(states, n, { temperature: 1, seed }));
+    expect(one.stats.generateCalls).toBe(2);
+    const shared = newPolicy();
+    const merged = await Promise.all(calls.map(([states, n, seed]) => shared.expand(states, n, { temperature: 1, seed })));
+    expect(shared.stats.generateCalls).toBe(1);
+    expect(tokens(merged)).toEqual(tokens(alone));
+    // A call with other sampling settings runs in its own generate; a bad call fails alone.
+    const mixed = await Promise.allSettled([
+      shared.expand([{ problem, steps: [] }], 1, { temperature: 1, seed: 1 }),
+      shared.expand([{ problem, steps: [] }], 1, { temperature: 0, seed: 1 }),
+      shared.expand([{ problem, steps: [], handle: merged[0][0][0].handle }], 1, { temperature: 1, seed: 2 }),
+      shared.expand([{ problem, steps: [], handle: alone[0][0][0].handle }], 1, { temperature: 1, seed: 3 }),
+    ]);
+    expect(mixed.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    expect(String((mixed[3] as PromiseRejectedResult).reason)).toMatch(/states\[0\]\.handle/);
+    expect(shared.stats.generateCalls).toBe(3);
+    one.dispose();
+    shared.dispose();
+  });
+
   it('throws typed errors naming the argument', async () => {
     const policy = newPolicy();
     const other = newPolicy();

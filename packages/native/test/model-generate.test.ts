@@ -92,6 +92,28 @@ describe('KV cache generation', () => {
     expect(() => big.tokens()).toThrow(DisposedError);
   });
 
+  it('per-sequence streams: one merged call draws what each call draws alone; bad streams are typed errors', async () => {
+    using m = Model.create(cfg, { seed: 6, initStd: 0.5 });
+    using cache = new KVCache(m, { budgetTokens: 512, blockSize: 8 });
+    const prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9]];
+    // Call A: prompts 0 and 1, two forks each, seed 11; call B: prompt 2, three forks, seed 12345678901.
+    const forksA = () => [cache.sequence(prompts[0]!), cache.sequence(prompts[1]!)].flatMap((s) => s.fork(2));
+    const forksB = () => cache.sequence(prompts[2]!).fork(3);
+    const opts = { temperature: 1.3, maxNewTokens: 8 };
+    const alone = [...(await cache.generate(forksA(), { ...opts, seed: 11 })), ...(await cache.generate(forksB(), { ...opts, seed: 12345678901 }))];
+    const streams = [0, 1, 2, 3].map((index) => ({ seed: 11, index })).concat([0, 1, 2].map((index) => ({ seed: 12345678901, index })));
+    const merged = await cache.generate([...forksA(), ...forksB()], { ...opts, seed: 999, streams });
+    expect(merged.map((g) => Array.from(g.tokens))).toEqual(alone.map((g) => Array.from(g.tokens)));
+    // The draws are random enough that a stream mix-up would show: the seven rows are not all alike.
+    expect(new Set(alone.map((g) => g.tokens.join(','))).size).toBeGreaterThan(3);
+    // Same tokens; the log-probs may differ in the last bits (7 rows take other GEMM shapes than 4 and 3).
+    for (let i = 0; i < merged.length; i++) expect(maxDiff(merged[i]!.logprobs, alone[i]!.logprobs)).toBeLessThan(1e-4);
+    const seqs = cache.sequence([1]).fork(2);
+    await expect(cache.generate(seqs, { streams: [{ seed: 1, index: 0 }] })).rejects.toThrow(/streams.*2/);
+    await expect(cache.generate(seqs, { streams: [{ seed: -1, index: 0 }, { seed: 1, index: 0 }] })).rejects.toThrow(/streams\[0\]\.seed/);
+    await expect(cache.generate(seqs, { streams: [{ seed: 1, index: 0 }, { seed: 1, index: 1.5 }] })).rejects.toThrow(/streams\[1\]\.index/);
+  });
+
   it('evicts least-recently-used sequences under a small budget and recomputes them correctly', async () => {
     using m = Model.create(cfg, { seed: 5, initStd: 0.3 });
     using cache = new KVCache(m, { budgetTokens: 16, blockSize: 4 });

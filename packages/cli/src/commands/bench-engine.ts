@@ -9,6 +9,7 @@
  *   each, generated with forking (children share the parent's KV blocks) vs independent sampling of the same
  *   paths (every child computes its whole prefix in a fresh sequence): computed tokens and wall-clock, against
  *   the issue's targets (>= 3x fewer tokens, >= 2x wall-clock); plus the older depth-3 shape for comparison.
+ * - decode (bench-engine-decode.ts): batched sampling throughput of the base model's shape at 1 to 256 rows.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -25,6 +26,7 @@ import {
   trainingFlops,
 } from '@stepwise/native';
 
+import { benchDecode, printDecode } from './bench-engine-decode.js';
 import { benchGeneration, printGeneration } from './bench-engine-tree.js';
 
 export const help = `usage: stepwise bench engine [--json FILE] [--quick]
@@ -33,7 +35,8 @@ Times the transformer engine on this machine: training tokens/s and GFLOP/s (as 
 measured in the same run) at d_model >= 256, and SPPD tree generation (K=64 expansions x C=2 children, each child
 one 24-token step; 8 walkers per round as in tree-sample) with forked KV caches vs independent sampling of the
 same paths: computed tokens and wall-clock (targets: >= 3x fewer tokens, >= 2x faster). Also the older shape
-(64 tokens per node, C=2, depth 3).
+(64 tokens per node, C=2, depth 3), and decode throughput of the embedded base model's shape at 1 to 256 rows
+(STEPWISE_PORTABLE_KERNELS=1 for the portable kernels).
 
 options:
   --json FILE   also write the results as JSON
@@ -145,6 +148,7 @@ export async function run(args: string[]): Promise<number> {
   const startedAt = new Date().toISOString();
   const training = await benchTraining(quick, log);
   const generation = await benchGeneration(quick, log);
+  const decode = await benchDecode(quick, log);
   console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${backends().cpu.threads} engine threads)`);
   console.log('training (forward + backward + AdamW, packed sequences)');
   console.log('  shape      params     tokens  tok/s     GFLOP/s  sgemm GFLOP/s  fraction');
@@ -153,10 +157,11 @@ export async function run(args: string[]): Promise<number> {
       `  ${r.name.padEnd(9)} ${String(r.params).padStart(9)} ${String(r.tokens).padStart(7)}  ${r.tokensPerSec.toFixed(0).padStart(7)}  ${r.gflopPerSec.toFixed(1).padStart(8)}  ${r.sgemmGflopPerSec.toFixed(1).padStart(13)}  ${r.fractionOfSgemm.toFixed(2).padStart(8)}`,
     );
   printGeneration(generation);
+  printDecode(decode);
   if (json) {
     const path = resolve(json);
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, JSON.stringify({ benchmark: 'engine', startedAt, loadavg: loadavg(), machine: backends(), training, generation }, null, 2) + '\n');
+    writeFileSync(path, JSON.stringify({ benchmark: 'engine', startedAt, loadavg: loadavg(), machine: backends(), training, generation, decode }, null, 2) + '\n');
   }
   return 0;
 }

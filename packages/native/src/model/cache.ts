@@ -36,6 +36,13 @@ export interface SampleOptions {
   topP?: number;
   /** Sequence i of a call samples from a stream seeded by (seed, i). Default: 0. */
   seed?: number;
+  /**
+   * Per-sequence streams, overriding `seed`: sequence i samples from the stream of (streams[i].seed,
+   * streams[i].index), the one it would get as sequence `index` of a call with that seed. A caller that merges
+   * several calls into one batch passes each sequence's original (seed, position) and every sequence draws as
+   * its own call would have. One entry per sequence.
+   */
+  streams?: readonly { seed: number; index: number }[];
   /** Generation of a sequence stops after any of these (the stop token is included). Default: none. */
   stopTokenIds?: readonly number[];
 }
@@ -180,7 +187,19 @@ export class KVCache {
     if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 0) throw new ArgumentError('maxNewTokens', 'a non-negative integer', String(o.maxNewTokens));
     if (!Number.isInteger(o.topK) || o.topK < 0) throw new ArgumentError('topK', 'a non-negative integer', String(o.topK));
     if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new ArgumentError('seed', 'a non-negative safe integer', String(o.seed));
-    return this.call('cache.generate', (h) => h.generate(ids, o));
+    if (opts.streams === undefined) return this.call('cache.generate', (h) => h.generate(ids, o));
+    const streams = opts.streams;
+    if (!Array.isArray(streams) || streams.length !== seqs.length)
+      throw new ArgumentError('streams', `an array of ${seqs.length} { seed, index } (one per sequence)`, Array.isArray(streams) ? `${streams.length} entries` : String(streams));
+    const streamSeeds = new Float64Array(streams.length);
+    const streamIndex = new Int32Array(streams.length);
+    streams.forEach((st, i) => {
+      if (!Number.isSafeInteger(st?.seed) || st.seed < 0) throw new ArgumentError(`streams[${i}].seed`, 'a non-negative safe integer', String(st?.seed));
+      if (!Number.isInteger(st.index) || st.index < 0 || st.index > 0x7fffffff) throw new ArgumentError(`streams[${i}].index`, 'an integer in [0, 2^31)', String(st.index));
+      streamSeeds[i] = st.seed;
+      streamIndex[i] = st.index;
+    });
+    return this.call('cache.generate', (h) => h.generate(ids, { ...o, streamSeeds, streamIndex }));
   }
 
   stats(): CacheStats {
