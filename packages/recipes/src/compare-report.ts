@@ -13,6 +13,7 @@ import { accuracyBarsSvg, formatDifference, formatInterval, pairedDifference, ty
 import type { PipelineConfig } from './config.js';
 import { describeScorer, type ModelEval } from './eval-report.js';
 import { UNTRAINED } from './pipeline.js';
+import { stageTimes } from './stage-times.js';
 
 /** One recipe's run inside the `all` directory. */
 export interface RecipeRun {
@@ -67,12 +68,8 @@ async function siblingGaps(r: RecipeRun | undefined): Promise<Set<number>> {
  * number survives a later invocation that only skips complete stages. A copied base counts its copy.
  */
 async function stageSeconds(dir: string): Promise<number | null> {
-  const f = join(dir, 'manifest.json');
-  if (!existsSync(f)) return null;
-  const m = JSON.parse(await readFile(f, 'utf8')) as { stages: Record<string, { startedAt?: string; finishedAt?: string }> };
-  let total = 0;
-  for (const st of Object.values(m.stages)) if (st.startedAt && st.finishedAt) total += (Date.parse(st.finishedAt) - Date.parse(st.startedAt)) / 1000;
-  return total;
+  const t = await stageTimes(dir);
+  return t === null ? null : Object.values(t).reduce((a, b) => a + b, 0);
 }
 
 const same = (a: readonly boolean[] | undefined, b: readonly boolean[] | undefined) => !!a && !!b && a.length === b.length && a.every((x, i) => x === b[i]);
@@ -176,7 +173,7 @@ export async function compareReport(runs: readonly RecipeRun[], out: { md: strin
     `# stepwise pipeline — every recipe`,
     '',
     `Held-out arith-v1 test split, levels ${c0.task.levels.join(', ')} (${bases[0]?.problems.length ?? 0} problems); accuracy in % with 95% Wilson intervals; `
-      + `"vs base" = paired difference on the same problems in points (95% interval, exact McNemar p). MAJ@${N} at temperature ${c0.eval.temperature}. `
+      + `"vs base" = paired difference on the same problems in points (95% interval, exact McNemar p). MAJ@${N} at temperature ${c0.eval.temperature}${(bases[0]?.maj.length ?? 0) < (bases[0]?.problems.length ?? 0) ? ` on the first ${bases[0]?.maj.length} problems` : ''}. `
       + (baseShared ? 'Every run starts from the same base model (one training, copied) and its evaluation is identical in every run.' : "The base evaluations differ between runs; each row is compared with its own run's base."),
     '',
     '## All recipes',

@@ -31,6 +31,11 @@ export interface TrainStageSpec {
 }
 
 export interface RoundSpec {
+  /**
+   * Training problems per level of this round; default task.trainProblems. A later round (SPPD stage 2) that
+   * re-samples only to refresh its step pairs may take fewer problems than round 1, whose τ⁺ feed SFT.
+   */
+  problems?: number;
   /** Train stages in order; each starts from the previous one's checkpoint (the first from the round's policy). */
   train: TrainStageSpec[];
 }
@@ -72,6 +77,13 @@ export interface PipelineConfig {
     cPuct: number;
     /** SPHERE's smaller policy, played by the same model at this (higher) temperature (sampler 'pruned' only). */
     weakTemperature: number;
+    /**
+     * Problems searched (and, with score.scorer 'mc', rolled out) at once by one policy: their expand calls
+     * merge into one batched decode. Every row keeps its own random stream, so this only sets speed and memory,
+     * not the draws; the logits of a row can still differ in their last bits with the batch (other GEMM
+     * shapes), so a run's records are reproducible for a fixed value.
+     */
+    batchProblems: number;
   };
   /**
    * Step values: 'mc' = Monte-Carlo rollouts that see only final answers (Math-Shepherd soft labels);
@@ -104,6 +116,12 @@ export interface PipelineConfig {
   eval: {
     /** N of MAJ@N. */
     samples: number;
+    /**
+     * MAJ@N, the sample accuracy and the beam search run on the first `sampledProblems` held-out problems
+     * (0 = all); greedy always runs on all `task.testProblems`. Sampling costs N + 1 solutions per problem and
+     * greedy one, so a large greedy split (narrow intervals on the headline metric) stays affordable.
+     */
+    sampledProblems: number;
     temperature: number;
     maxDepth: number;
     /**
@@ -163,7 +181,7 @@ export function validateConfig(c: PipelineConfig): PipelineConfig {
   num('base.lr', c.base.lr, 1e-7, 1);
   int('base.warmupSteps', c.base.warmupSteps, 0, c.base.steps - 1);
   int('base.seed', c.base.seed, 0);
-  checkKeys('sample', c.sample, { sampler: 0, iterations: 0, children: 0, temperature: 0, maxDepth: 0, walkers: 0, maxStepTokens: 0, cPuct: 0, weakTemperature: 0 });
+  checkKeys('sample', c.sample, { sampler: 0, iterations: 0, children: 0, temperature: 0, maxDepth: 0, walkers: 0, maxStepTokens: 0, cPuct: 0, weakTemperature: 0, batchProblems: 0 });
   if (!['tree', 'mcts', 'pruned'].includes(c.sample.sampler)) throw new ConfigError('sample.sampler', "'tree' | 'mcts' | 'pruned'", c.sample.sampler);
   int('sample.iterations', c.sample.iterations, 1);
   int('sample.children', c.sample.children, 2);
@@ -173,6 +191,7 @@ export function validateConfig(c: PipelineConfig): PipelineConfig {
   int('sample.maxStepTokens', c.sample.maxStepTokens, 1);
   num('sample.cPuct', c.sample.cPuct, 0, 100);
   num('sample.weakTemperature', c.sample.weakTemperature, 0.01, 10);
+  int('sample.batchProblems', c.sample.batchProblems, 1, 256);
   checkKeys('score', c.score, { scorer: 0, rollouts: 0, temperature: 0, prmSteps: 0 });
   const scorers = SCORERS_OF[c.sample.sampler];
   if (!scorers.includes(c.score.scorer)) throw new ConfigError('score.scorer', `${scorers.map((x) => `'${x}'`).join(' | ')} (with sample.sampler '${c.sample.sampler}')`, c.score.scorer);
@@ -189,9 +208,11 @@ export function validateConfig(c: PipelineConfig): PipelineConfig {
   if (!Array.isArray(c.rounds) || c.rounds.length === 0) throw new ConfigError('rounds', 'a non-empty list of rounds', c.rounds);
   const names = new Set<string>();
   const rounds = c.rounds.map((r, ri) => {
-    checkKeys(`rounds[${ri}]`, r, { train: 0 });
+    checkKeys(`rounds[${ri}]`, r, { problems: 0, train: 0 });
+    if (r.problems !== undefined) int(`rounds[${ri}].problems`, r.problems, 1);
     if (!Array.isArray(r.train) || r.train.length === 0) throw new ConfigError(`rounds[${ri}].train`, 'a non-empty list of train stages', r.train);
     return {
+      ...(r.problems !== undefined ? { problems: r.problems } : {}),
       train: r.train.map((s, si) => {
         const p = `rounds[${ri}].train[${si}]`;
         checkKeys(p, s, { name: 0, label: 0, data: 0, train: 0 });
@@ -208,8 +229,9 @@ export function validateConfig(c: PipelineConfig): PipelineConfig {
       }),
     };
   });
-  checkKeys('eval', c.eval, { samples: 0, temperature: 0, maxDepth: 0, search: 0, beamWidth: 0, beamSamples: 0 });
+  checkKeys('eval', c.eval, { samples: 0, sampledProblems: 0, temperature: 0, maxDepth: 0, search: 0, beamWidth: 0, beamSamples: 0 });
   int('eval.samples', c.eval.samples, 1);
+  int('eval.sampledProblems', c.eval.sampledProblems, 0, c.task.testProblems);
   num('eval.temperature', c.eval.temperature, 0.01, 10);
   int('eval.maxDepth', c.eval.maxDepth, 1);
   if (!['none', 'beam'].includes(c.eval.search)) throw new ConfigError('eval.search', "'none' | 'beam'", c.eval.search);

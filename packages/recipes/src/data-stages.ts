@@ -2,8 +2,9 @@
  * The data stages of one round: sample (trees), score (scored trees), pairs. Each writes one JSONL file in
  * the run directory; sample and score append one record per problem (ResumableJsonl keyed by problem id),
  * so a stage killed half-way continues from the last whole record and never writes one twice. Every record
- * is a function of (config, problem, round) only — its seeds derive from them and each problem gets a fresh
- * policy — so an interrupted and an uninterrupted run write the same files.
+ * is a function of (config, problem, round) only — its seeds derive from them, and each fixed batch of
+ * `sample.batchProblems` problems gets a fresh policy and is rerun whole after a kill — so an interrupted and an
+ * uninterrupted run write the same files.
  */
 import { readJsonl, ResumableJsonl, toScoredTree, validateScoredTree, validateTree, writeFileAtomic, type PreferencePair, type Problem, type ScoredTree, type Tree } from '@stepwise/core';
 import { EnginePolicy } from '@stepwise/backends';
@@ -22,12 +23,48 @@ export { judge, tokenizer } from './judge.js';
 
 /** The round's training problems (disjoint from the test split by construction in tasks). */
 export function trainProblems(c: PipelineConfig, round: number): Problem[] {
-  return c.task.levels.flatMap((l) => Array.from({ length: c.task.trainProblems }, (_, i) => trainProblem(l as Level, `${c.seed}/r${round}`, i)));
+  const n = c.rounds[round - 1]?.problems ?? c.task.trainProblems;
+  return c.task.levels.flatMap((l) => Array.from({ length: n }, (_, i) => trainProblem(l as Level, `${c.seed}/r${round}`, i)));
 }
 
-/** A policy over `model` for one problem's work: fresh per problem so no cache state carries over. */
-export function policyFor(model: Model, c: PipelineConfig): EnginePolicy {
-  return new EnginePolicy(model, { cacheBytes: 96 * 2 ** 20, maxStepTokens: c.sample.maxStepTokens });
+/**
+ * A policy over `model` for one batch of problems' work: fresh per batch so no cache state carries over. Its
+ * K/V pool grows with the batch (a tree of the embedded task holds ~1.5k tokens, a node's rollouts ~1k more).
+ */
+export function policyFor(model: Model, c: PipelineConfig, problems = 1): EnginePolicy {
+  return new EnginePolicy(model, { cacheBytes: (64 + 32 * problems) * 2 ** 20, maxStepTokens: c.sample.maxStepTokens });
+}
+
+/**
+ * Runs `work` for the problems of each fixed batch [k·B, (k+1)·B) concurrently on one policy (their expand calls
+ * merge), and hands the results to `keep` in problem order. A batch with every problem already done is skipped;
+ * one with some done runs whole, so its members see the same batch as in an uninterrupted run.
+ */
+async function inBatches<P, R>(
+  c: PipelineConfig,
+  model: Model,
+  items: readonly P[],
+  done: (p: P) => boolean,
+  work: (policy: EnginePolicy, p: P) => Promise<R>,
+  keep: (p: P, r: R) => Promise<void>,
+  tick: Tick,
+): Promise<void> {
+  const B = c.sample.batchProblems;
+  for (let at = 0; at < items.length; at += B) {
+    const batch = items.slice(at, at + B);
+    if (batch.every(done)) continue;
+    const policy = policyFor(model, c, batch.length);
+    let settled: PromiseSettledResult<R>[];
+    try {
+      settled = await Promise.allSettled(batch.map((p) => work(policy, p)));
+    } finally {
+      policy.dispose();
+    }
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    for (const [k, p] of batch.entries()) if (!done(p)) await keep(p, (settled[k] as PromiseFulfilledResult<R>).value);
+    tick(at + batch.length, items.length);
+  }
 }
 
 export type Tick = (done: number, total: number) => void;
@@ -38,18 +75,18 @@ export async function sampleStage(c: PipelineConfig, round: number, modelDir: st
   const model = loadModel(modelDir);
   let tokens = 0;
   try {
-    for (const [i, p] of problems.entries()) {
-      if (file.has(p.id)) continue;
-      const policy = policyFor(model, c);
-      try {
-        const r = await sampleProblem(c, round, policy, p);
+    await inBatches(
+      c,
+      model,
+      problems,
+      (p) => file.has(p.id),
+      (policy, p) => sampleProblem(c, round, policy, p),
+      async (_, r) => {
         tokens += r.tokens;
         await file.append(r.tree);
-      } finally {
-        policy.dispose();
-      }
-      tick(i + 1, problems.length);
-    }
+      },
+      tick,
+    );
   } finally {
     await file.close();
     model.dispose();
@@ -77,19 +114,25 @@ export async function scoreStage(c: PipelineConfig, round: number, modelDir: str
     : c.score.scorer === 'surprise' ? await surpriseValueHead(modelDir, trees, byId, prmDir)
     : null;
   try {
+    if (model) {
+      // Monte-Carlo values: the rollouts of a batch of trees decode together.
+      const mc = { sampling: { temperature: c.score.temperature, maxStepTokens: c.sample.maxStepTokens }, maxDepth: c.sample.maxDepth, seed: `${c.seed}/r${round}` };
+      await inBatches(
+        c,
+        model,
+        trees,
+        (t) => file.has(t.problemId),
+        (policy, t) => monteCarloTreeValues(policy, judge, byId.get(t.problemId)!, t, c.score.rollouts, mc),
+        (t, value) => file.append(toScoredTree(t, value, name)),
+        tick,
+      );
+    }
     for (const [i, tree] of trees.entries()) {
-      if (file.has(tree.problemId)) continue;
+      if (model || file.has(tree.problemId)) continue;
       const problem = byId.get(tree.problemId)!;
       let value: (number | null)[];
       if (c.score.scorer === 'search') {
         value = searchValues(c, tree);
-      } else if (c.score.scorer === 'mc') {
-        const policy = policyFor(model!, c);
-        try {
-          value = await monteCarloTreeValues(policy, judge, problem, tree, c.score.rollouts, { sampling: { temperature: c.score.temperature, maxStepTokens: c.sample.maxStepTokens }, maxDepth: c.sample.maxDepth, seed: `${c.seed}/r${round}` });
-        } finally {
-          policy.dispose();
-        }
       } else if (prm) {
         value = await prmTreeValues(prm, problem, tree);
       } else if (c.score.scorer === 'outcome') {

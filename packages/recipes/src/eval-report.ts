@@ -21,6 +21,7 @@ export interface ModelEval {
   label: string;
   problems: string[];
   greedy: boolean[];
+  /** One per problem of the sampled prefix of `problems` (eval.sampledProblems), like `beam`. */
   maj: boolean[];
   /** Step-level beam search's top answer per problem (eval.search 'beam' only). */
   beam?: boolean[];
@@ -46,29 +47,35 @@ export function greedyRollouts(c: PipelineConfig, policy: Policy, problems: read
 export async function evaluateCheckpoint(c: PipelineConfig, name: string, label: string, dir: string, tick: Tick, valueModel?: StepScorer): Promise<ModelEval> {
   const problems = testProblems(c);
   const model = loadModel(dir);
-  const policy = policyFor(model, c);
+  // Sized for a greedy chunk: 256 problems' sequences, ~150 tokens (10 blocks) each at the end.
+  const policy = policyFor(model, c, 8);
   try {
     const N = c.eval.samples;
+    const sampled = problems.slice(0, c.eval.sampledProblems || problems.length);
+    const total = problems.length + sampled.length;
     const greedy: boolean[] = [];
     const maj: boolean[] = [];
     let hits = 0;
-    // Chunks of 32 problems: 32 greedy + 32·N sampled solutions decode together.
-    for (let at = 0; at < problems.length; at += 32) {
-      const ps = problems.slice(at, at + 32);
-      const g = await greedyRollouts(c, policy, ps, `${c.seed}/eval/greedy/${at}`);
+    // Greedy in chunks of 256 problems (one decode batch each), then MAJ@N in chunks of 32 problems (32·N rows).
+    for (let at = 0; at < problems.length; at += 256) {
+      const g = await greedyRollouts(c, policy, problems.slice(at, at + 256), `${c.seed}/eval/greedy/${at}`);
+      greedy.push(...g.map((r) => r.correct));
+      tick(greedy.length, total);
+    }
+    for (let at = 0; at < sampled.length; at += 32) {
+      const ps = sampled.slice(at, at + 32);
       const s = await rollouts(policy, judge, ps.flatMap((problem) => Array.from({ length: N }, () => ({ problem, prefix: [] }))), { sampling: { maxStepTokens: c.sample.maxStepTokens, temperature: c.eval.temperature }, maxDepth: c.eval.maxDepth, seed: `${c.seed}/eval/maj/${at}`, chunk: 32 * N });
       ps.forEach((p, i) => {
-        greedy.push(g[i].correct);
         const mine = s.slice(i * N, (i + 1) * N);
         hits += mine.filter((r) => r.correct).length;
         const answer = aggregate(mine.map((r) => ({ answer: r.answer })), 'maj', judge.same);
         maj.push(answer !== null && judge.same(answer, p.answer));
       });
-      tick(Math.min(at + 32, problems.length), problems.length);
+      tick(problems.length + maj.length, total);
     }
     const acc = (xs: boolean[]) => wilson(xs.filter(Boolean).length, xs.length);
-    const beam = valueModel ? await beamAccuracy(c, policy, valueModel, problems) : undefined;
-    return { model: name, label, problems: problems.map((p) => p.id), greedy, maj, ...(beam ? { beam } : {}), sampleAccuracy: hits / (problems.length * N), accuracy: { greedy: acc(greedy), maj: acc(maj), ...(beam ? { beam: acc(beam) } : {}) }, samples: N };
+    const beam = valueModel ? await beamAccuracy(c, policy, valueModel, sampled) : undefined;
+    return { model: name, label, problems: problems.map((p) => p.id), greedy, maj, ...(beam ? { beam } : {}), sampleAccuracy: hits / (sampled.length * N), accuracy: { greedy: acc(greedy), maj: acc(maj), ...(beam ? { beam: acc(beam) } : {}) }, samples: N };
   } finally {
     policy.dispose();
     model.dispose();
@@ -167,6 +174,8 @@ export async function reportStage(c: PipelineConfig, evalFiles: string[], metric
     vsBase: e === base ? null : { greedy: pairedDifference(base.greedy, e.greedy), maj: pairedDifference(base.maj, e.maj), ...(base.beam && e.beam ? { beam: pairedDifference(base.beam, e.beam) } : {}) },
   }));
   const n = base.problems.length;
+  const nSampled = base.maj.length;
+  const sampledNote = nSampled < n ? ` MAJ@${N}, sample accuracy${rows.every((r) => r.beam) ? ' and SBS' : ''} on the first ${nSampled} of them.` : '';
   const sbs = `SBS(${c.eval.beamWidth},${c.eval.beamSamples})`;
   const hasBeam = rows.every((r) => r.beam);
   const lines = [
@@ -174,7 +183,7 @@ export async function reportStage(c: PipelineConfig, evalFiles: string[], metric
     '',
     `Held-out arith-v1 test split, levels ${c.task.levels.join(', ')} (${n} problems). Accuracy in % with 95% Wilson intervals; `
       + `"vs base" is the paired difference on the same problems (95% interval, exact McNemar p). MAJ@${N} samples at temperature ${c.eval.temperature}. `
-      + `Step values: ${describeScorer(c)}.`
+      + `Step values: ${describeScorer(c)}.${sampledNote}`
       + (hasBeam ? ` ${sbs} = step-level beam search ranked by the learned PRM (${c.score.prmSteps} steps on the round-1 trees' outcome labels; SVPO's value head stands in), top answer.` : ''),
     '',
     `| model | greedy | MAJ@${N} |${hasBeam ? ` ${sbs} |` : ''} sample acc | greedy vs base | MAJ@${N} vs base |${hasBeam ? ` ${sbs} vs base |` : ''}`,
@@ -188,7 +197,7 @@ export async function reportStage(c: PipelineConfig, evalFiles: string[], metric
     '',
   ];
   await writeFileAtomic(out.md, lines.join('\n'));
-  await writeJsonAtomic(out.json, { recipe: c.recipe, problems: n, samples: N, rows, elapsedS: elapsed });
+  await writeJsonAtomic(out.json, { recipe: c.recipe, problems: n, sampledProblems: nSampled, samples: N, rows, elapsedS: elapsed });
   const bars = evals.flatMap((e) => [
     { label: `${e.label} greedy`, interval: e.accuracy.greedy },
     { label: `${e.label} MAJ@${N}`, interval: e.accuracy.maj },

@@ -23,6 +23,7 @@ import { sftExamplesFromPairs } from './examples.js';
 import { Progress } from './progress.js';
 import { train } from './trainer.js';
 import type { TrainerConfig } from './trainer-config.js';
+import { stageTimes } from './stage-times.js';
 
 export type StageName = 'base' | 'sample' | 'score' | 'pairs' | 'train' | 'eval' | 'report';
 
@@ -173,7 +174,10 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
     });
     let markdown: string | null = null;
     await timed('report', 'report', async (ctx) => {
-      const r = await reportStage(c, evalOut.map((m) => m.out), run.path('metrics.jsonl'), { md: ctx.output('report.md'), json: ctx.output('report.json'), accSvg: ctx.output('plots/accuracy.svg'), trainSvg: ctx.output('plots/training.svg') }, elapsed);
+      // Every finished stage's time from the manifest, so a resumed run reports the stages of earlier attempts too.
+      const times = { ...((await stageTimes(o.out)) ?? {}), ...elapsed };
+      delete times.report;
+      const r = await reportStage(c, evalOut.map((m) => m.out), run.path('metrics.jsonl'), { md: ctx.output('report.md'), json: ctx.output('report.json'), accSvg: ctx.output('plots/accuracy.svg'), trainSvg: ctx.output('plots/training.svg') }, times);
       markdown = r.markdown;
     });
     if (markdown === null && existsSync(run.path('report.md'))) markdown = readFileSync(run.path('report.md'), 'utf8');

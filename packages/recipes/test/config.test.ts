@@ -1,6 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, loadConfigs, merge, parseArgs, RECIPES, stagePlan, validateConfig } from '../src/index.js';
+import { loadConfig, loadConfigs, merge, parseArgs, RECIPES, stagePlan, trainProblems, validateConfig } from '../src/index.js';
 
 describe('pipeline config', () => {
   it('every recipe and preset validates, with a plan that ends in eval and report', () => {
@@ -26,7 +25,10 @@ describe('pipeline config', () => {
 
   it('train.chosenNll defaults to 0 (the papers\' losses) and a negative weight is refused, naming the field', () => {
     const sppd = RECIPES.sppd.config('quick');
-    for (const st of validateConfig(sppd).rounds.flatMap((r) => r.train)) expect(st.train.chosenNll).toBe(0);
+    // A stage that does not set it gets 0; the dpo recipe's stages set nothing.
+    const unset = merge(sppd, { rounds: [{ train: [{ name: 's', label: 's', data: 'siblings', train: { objective: 'sppd' } }] }] });
+    expect(validateConfig(unset).rounds[0].train[0].train.chosenNll).toBe(0);
+    for (const st of validateConfig(RECIPES.dpo.config('quick')).rounds.flatMap((r) => r.train)) expect(st.train.chosenNll).toBe(0);
     const bad = merge(sppd, { rounds: [{ train: [{ name: 's', label: 's', data: 'siblings', train: { objective: 'sppd', chosenNll: -1 } }] }] });
     expect(() => validateConfig(bad)).toThrow(/rounds\[0\]\.train\[0\]\.train\.chosenNll/);
   });
@@ -56,16 +58,19 @@ describe('pipeline config', () => {
     expect(cs.map((c) => c.recipe)).toEqual(expect.arrayContaining(['sppd', 'sppd-gamma0', 'sppd-fixed']));
   });
 
-  it('the shipped configs/sppd-4000.json is the full sppd recipe with only its documented fields changed', () => {
-    const file = fileURLToPath(new URL('../configs/sppd-4000.json', import.meta.url));
-    const large = loadConfig({ recipe: 'sppd', preset: 'full', out: 'x', help: false, config: file });
-    const full = loadConfig({ recipe: 'sppd', preset: 'full', out: 'x', help: false });
-    // docs/experiments.md, "SPPD at 4000 problems per round": a cheaper tree and scorer, SFT at 1e-4, and the
-    // chosen side's NLL (weight 1) in the DPO and SPPD stages.
-    const expected = merge(full, { task: { trainProblems: 4000, testProblems: 1000 }, sample: { iterations: 8 }, score: { rollouts: 2 } });
-    expected.rounds[0].train[0].train.lr = 1e-4;
-    for (const st of expected.rounds.flatMap((r) => r.train)) if (st.train.objective !== 'sft') st.train.chosenNll = 1;
-    expect(large).toEqual(expected);
+  it('the full sppd preset (the main job) has the shape docs/pipeline.md documents', () => {
+    const c = loadConfig({ recipe: 'sppd', preset: 'full', out: 'x', help: false });
+    expect([c.task.trainProblems, c.task.testProblems, c.eval.sampledProblems]).toEqual([3000, 1000, 300]);
+    expect([c.sample.iterations, c.sample.children, c.score.scorer, c.score.rollouts]).toEqual([8, 2, 'mc', 2]);
+    expect(c.rounds.map((r) => r.problems)).toEqual([undefined, 1000]);
+    const [sft, dpo, sppd] = c.rounds[0].train.map((s) => s.train);
+    expect([sft.objective, sft.lr, sft.epochs]).toEqual(['sft', 1e-4, 3]);
+    for (const st of [dpo, sppd, c.rounds[1].train[0].train]) expect([st.epochs, st.chosenNll, st.lr]).toEqual([1, 1, 5e-6]);
+    expect([sppd.objective, sppd.margin, sppd.gamma, sppd.beta]).toEqual(['sppd', 'dynamic', 1, 0.1]);
+    // The margin ablation differs from sppd only in the margin.
+    const g0 = loadConfig({ recipe: 'sppd-gamma0', preset: 'full', out: 'x', help: false });
+    expect(g0.rounds[0].train[2].train.margin).toBe('none');
+    expect({ ...g0, recipe: 'sppd', rounds: [] }).toEqual({ ...c, rounds: [] });
   });
 
   it('names the offending field', () => {
@@ -76,6 +81,19 @@ describe('pipeline config', () => {
     expect(() => validateConfig(merge(c, { smaple: {} }))).toThrow(/config\.smaple/);
     const bad = merge(c, { rounds: [{ train: [{ name: 'x', label: 'x', data: 'siblings', train: { lr: 3 } }] }] });
     expect(() => validateConfig(bad)).toThrow(/rounds\[0\]\.train\[0\]\.train\.lr/);
+    expect(() => validateConfig(merge(c, { sample: { batchProblems: 0 } }))).toThrow(/sample\.batchProblems/);
+    expect(() => validateConfig(merge(c, { eval: { sampledProblems: c.task.testProblems + 1 } }))).toThrow(/eval\.sampledProblems/);
+    const rounds = validateConfig(c).rounds;
+    expect(() => validateConfig({ ...c, rounds: [{ ...rounds[0], problems: 0 }] })).toThrow(/rounds\[0\]\.problems/);
+  });
+
+  it('a round may take its own number of training problems (stage 2 fewer than round 1)', () => {
+    const c = RECIPES.sppd.config('quick');
+    const v = validateConfig({ ...c, rounds: [c.rounds[0], { ...c.rounds[1], problems: 10 }] });
+    expect(trainProblems(v, 1).length).toBe(c.task.trainProblems);
+    expect(trainProblems(v, 2).length).toBe(10);
+    // Round 2's problems are its own draw (another seed path), not round 1's first ten.
+    expect(trainProblems(v, 2)[0].question).not.toBe(trainProblems(v, 1)[0].question);
   });
 
   it('parses flags with usage errors for unknown ones', () => {

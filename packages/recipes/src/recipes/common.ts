@@ -20,20 +20,26 @@ export const SHARED_FULL: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
   seed: 0,
   // Level 1 (2 operations): a base model trained for a few CPU-minutes solves most problems greedily but
   // samples many wrong paths (its corpus has 15% step errors), so trees hold pairs; level 2 needs a longer
-  // base training than the 15-minute budget allows.
-  task: { levels: [1], trainProblems: 128, testProblems: 300 },
+  // base training than the 15-minute budget allows. 3000 problems per round: greedy accuracy moves with the
+  // number of distinct problems whose τ⁺ SFT sees (128 gave no gain, 2000 +2, 4000 +5; docs/experiments.md).
+  // 1000 held-out problems for greedy (±2 points at 95% on a paired difference), MAJ@N on the first 300.
+  task: { levels: [1], trainProblems: 3000, testProblems: 1000 },
   // backends' architecture (0.8M parameters) on the level's corpus. Measured (docs/backends.md §4): 900 steps
   // reach 21% greedy on level 1, 1200 steps 36%, 1500 steps 65%, the full 1800-step schedule 84.7%.
   base: { steps: 1800, batchSize: 16, lr: 3e-3, warmupSteps: 40, seed: 0 },
-  // SPPD §6.1 uses K = 64, C = 2; K = 16 keeps ~30 nodes per tree at this scale. Temperature 0.8 (the paper
-  // does not state one): at 1.0 the weak base finds too few correct solutions to form τ⁺.
+  // SPPD §6.1 uses K = 64, C = 2; K = 8 keeps ~14 nodes per tree at this scale (enough for τ⁺, τ⁻ and sibling
+  // pairs; many problems matter more than big trees). Temperature 0.8 (the paper does not state one): at 1.0
+  // the weak base finds too few correct solutions to form τ⁺.
   // cPuct and weakTemperature are read only by the MCTS (svpo) and pruned (sphere) samplers.
-  sample: { sampler: 'tree', iterations: 16, children: 2, temperature: 0.8, maxDepth: 8, walkers: 16, maxStepTokens: 48, cPuct: 1.5, weakTemperature: 1.2 },
-  // Math-Shepherd soft labels from 4 rollouts per node: values in {0, .25, .5, .75, 1}.
-  score: { scorer: 'mc', rollouts: 4, temperature: 0.8, prmSteps: 150 },
+  // batchProblems: 64 problems' searches share one policy, so the early rounds of a tree (2, 4, 8 rows) decode
+  // in batches of hundreds of rows.
+  sample: { sampler: 'tree', iterations: 8, children: 2, temperature: 0.8, maxDepth: 8, walkers: 16, maxStepTokens: 48, cPuct: 1.5, weakTemperature: 1.2, batchProblems: 64 },
+  // Math-Shepherd soft labels from 2 rollouts per node: values in {0, .5, 1}, so SPPD's |ΔV| > 0.5 keeps the
+  // siblings whose rollouts all succeed against those whose rollouts all fail.
+  score: { scorer: 'mc', rollouts: 2, temperature: 0.8, prmSteps: 150 },
   // qMinGap 1.0 on SVPO's Q scale [−1, 1] is SPPD's |ΔV| > 0.5 on [0, 1].
   pairs: { threshold: 0.5, maxStepPairsPerProblem: 4, topBottomT: 2, outcomePerProblem: 1, qMinGap: 1.0, qPairsPerNode: 1 },
-  eval: { samples: 8, temperature: 0.8, maxDepth: 8, search: 'none', beamWidth: 3, beamSamples: 5 },
+  eval: { samples: 8, sampledProblems: 300, temperature: 0.8, maxDepth: 8, search: 'none', beamWidth: 3, beamSamples: 5 },
 };
 
 /** The 'quick' preset: the same pipeline at test scale (the e2e test, ≤ 5 minutes on 2 cores). */
@@ -41,9 +47,9 @@ export const SHARED_QUICK: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
   ...SHARED_FULL,
   task: { levels: [1], trainProblems: 64, testProblems: 100 },
   base: { steps: 250, batchSize: 16, lr: 3e-3, warmupSteps: 25, seed: 0 },
-  sample: { ...SHARED_FULL.sample, iterations: 8, walkers: 8 },
+  sample: { ...SHARED_FULL.sample, iterations: 8, walkers: 8, batchProblems: 16 },
   score: { scorer: 'mc', rollouts: 2, temperature: 0.8, prmSteps: 60 },
-  eval: { ...SHARED_FULL.eval, samples: 4 },
+  eval: { ...SHARED_FULL.eval, samples: 4, sampledProblems: 0 },
 };
 
 export const shared = (preset: Preset) => structuredClone(preset === 'full' ? SHARED_FULL : SHARED_QUICK);
