@@ -287,6 +287,8 @@ export class EnginePolicy implements Policy {
 
   /** Frees the whole K/V pool; the policy is unusable afterwards. */
   dispose(): void {
+    // Calls still waiting for a batch would otherwise never settle.
+    for (const r of this.pending.splice(0)) r.reject(new BackendArgumentError('policy', 'a policy that was not disposed', 'disposed while the call waited'));
     this.prompts.clear();
     this.cache.dispose();
   }

@@ -173,8 +173,11 @@ describe('EnginePolicy.expand', () => {
     expect(mixed.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
     expect(String((mixed[3] as PromiseRejectedResult).reason)).toMatch(/states\[0\]\.handle/);
     expect(shared.stats.generateCalls).toBe(3);
-    one.dispose();
+    // A call still waiting for its batch when the policy is disposed fails instead of hanging.
+    const waiting = shared.expand([{ problem, steps: [] }], 1, { temperature: 1, seed: 4 });
     shared.dispose();
+    await expect(waiting).rejects.toThrow(/disposed/);
+    one.dispose();
   });
 
   it('throws typed errors naming the argument', async () => {

@@ -118,7 +118,7 @@ export interface PipelineConfig {
     samples: number;
     /**
      * MAJ@N, the sample accuracy and the beam search run on the first `sampledProblems` held-out problems
-     * (0 = all); greedy always runs on all `task.testProblems`. Sampling costs N + 1 solutions per problem and
+     * (0, or a number at least task.testProblems, = all); greedy always runs on all `task.testProblems`. Sampling costs N + 1 solutions per problem and
      * greedy one, so a large greedy split (narrow intervals on the headline metric) stays affordable.
      */
     sampledProblems: number;
@@ -231,7 +231,7 @@ export function validateConfig(c: PipelineConfig): PipelineConfig {
   });
   checkKeys('eval', c.eval, { samples: 0, sampledProblems: 0, temperature: 0, maxDepth: 0, search: 0, beamWidth: 0, beamSamples: 0 });
   int('eval.samples', c.eval.samples, 1);
-  int('eval.sampledProblems', c.eval.sampledProblems, 0, c.task.testProblems);
+  int('eval.sampledProblems', c.eval.sampledProblems, 0);
   num('eval.temperature', c.eval.temperature, 0.01, 10);
   int('eval.maxDepth', c.eval.maxDepth, 1);
   if (!['none', 'beam'].includes(c.eval.search)) throw new ConfigError('eval.search', "'none' | 'beam'", c.eval.search);
