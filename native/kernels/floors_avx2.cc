@@ -2,7 +2,7 @@
 // only after cpu_has_avx2_fma() says the running CPU has both.
 #include <immintrin.h>
 
-#include "common/exp_avx2.h"
+#include "common/simd_avx2.h"
 #include "floors.h"
 
 namespace stepwise::floors {

@@ -10,17 +10,10 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
-#include "common/exp_avx2.h"
+#include "common/simd_avx2.h"
 
 namespace stepwise::model {
 namespace {
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 inline float hmax(__m256 v) {
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -66,7 +59,7 @@ void item(float* out, const float* qg, int64_t G, float scale, int64_t len, cons
       for (; t < cnt; ++t) {
         __m256 a = _mm256_setzero_ps();
         for (int i = 0; i < NV; ++i) a = _mm256_fmadd_ps(q[i], _mm256_loadu_ps(kb + t * rstride + 8 * i), a);
-        sg[j0 + t] = hsum(a);
+        sg[j0 + t] = simd::hsum8(a);
       }
     }
     // Softmax numerators in place, eight at a time; the tail is masked (exp of a masked lane is zeroed).
@@ -88,7 +81,7 @@ void item(float* out, const float* qg, int64_t G, float scale, int64_t len, cons
       _mm256_maskstore_ps(sg + j, mask, e);
       sum = _mm256_add_ps(sum, e);
     }
-    const __m256 inv = _mm256_set1_ps(1.0f / hsum(sum));
+    const __m256 inv = _mm256_set1_ps(1.0f / simd::hsum8(sum));
     // Output: sum over positions of p_j V_j, in registers.
     __m256 acc[NV];
     for (int i = 0; i < NV; ++i) acc[i] = _mm256_setzero_ps();

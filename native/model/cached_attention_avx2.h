@@ -1,5 +1,5 @@
 // The AVX2+FMA path of cached_attention<float> (cached_attention_avx2.cc), one (row, kv head) item at a time.
-// Kept out of cached_attention.h so the AVX2 file includes no header with inline code (see exp_avx2.h).
+// Kept out of cached_attention.h so the AVX2 file includes no header with inline code (see common/simd_avx2.h).
 #pragma once
 #include <cstdint>
 

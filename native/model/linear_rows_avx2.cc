@@ -10,16 +10,11 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "common/simd_avx2.h"
+
 namespace stepwise::model {
 
 namespace {
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // dots[a][c] = W row (j + a) . x row (r + c), for a < WR, c < XR, over `in` elements.
 template <int WR, int XR>
@@ -38,7 +33,7 @@ inline void tile(float (&dots)[4][4], const float* w, const float* x, int64_t in
   }
   for (int a = 0; a < WR; ++a)
     for (int c = 0; c < XR; ++c) {
-      float s = hsum(acc[a][c]);
+      float s = simd::hsum8(acc[a][c]);
       for (int64_t t = k; t < in; ++t) s += w[a * in + t] * x[c * in + t];
       dots[a][c] = s;
     }

@@ -1,6 +1,6 @@
-// exp over 8 floats for AVX2+FMA code. Include ONLY from *_avx2.cc files (compiled with -mavx2 -mfma): the
-// function is static, so each such file gets its own copy and no AVX2 encoding can leak to a portable caller
-// through the linker picking one definition of an inline function.
+// Small AVX2+FMA helpers (8-wide exp, horizontal sum). Include ONLY from *_avx2.cc files (compiled with -mavx2
+// -mfma): the functions are static, so each such file gets its own copy and no AVX2 encoding can leak to a
+// portable caller through the linker picking one definition of an inline function.
 #pragma once
 #include <immintrin.h>
 
@@ -28,6 +28,14 @@ static inline __m256 exp256(__m256 x) {
   y = _mm256_fmadd_ps(y, x2, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
   __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+// Sum of the 8 lanes.
+static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
 }
 
 }  // namespace stepwise::simd
