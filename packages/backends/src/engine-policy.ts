@@ -171,7 +171,9 @@ export class EnginePolicy implements Policy {
       const groups = new Map<string, Pending[]>();
       for (const r of batch) {
         const key = `${r.o.temperature}/${r.o.topP}/${r.o.topK}/${r.o.maxStep}`;
-        groups.set(key, [...(groups.get(key) ?? []), r]);
+        const group = groups.get(key);
+        if (group) group.push(r);
+        else groups.set(key, [r]);
       }
       for (const group of groups.values()) await this.runGroup(group);
     } finally {

@@ -118,8 +118,9 @@ export interface PipelineConfig {
     samples: number;
     /**
      * MAJ@N, the sample accuracy and the beam search run on the first `sampledProblems` held-out problems
-     * (0, or a number at least task.testProblems, = all); greedy always runs on all `task.testProblems`. Sampling costs N + 1 solutions per problem and
-     * greedy one, so a large greedy split (narrow intervals on the headline metric) stays affordable.
+     * (0, or a number at least task.testProblems, = all); greedy always runs on all `task.testProblems`.
+     * Sampling costs N solutions per problem and greedy one, so a large greedy split (narrow intervals on the
+     * headline metric) stays affordable.
      */
     sampledProblems: number;
     temperature: number;

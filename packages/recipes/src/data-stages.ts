@@ -28,11 +28,17 @@ export function trainProblems(c: PipelineConfig, round: number): Problem[] {
 }
 
 /**
- * A policy over `model` for one batch of problems' work: fresh per batch so no cache state carries over. Its
- * K/V pool grows with the batch (a tree of the embedded task holds ~1.5k tokens, a node's rollouts ~1k more).
+ * K/V tokens for `problems` problems' searches or Monte-Carlo rollouts at the embedded task's scale (a tree holds
+ * ~1.5k tokens, a node's rollouts ~1k more), with room to spare: 8k per problem over a 16k floor.
  */
-export function policyFor(model: Model, c: PipelineConfig, problems = 1): EnginePolicy {
-  return new EnginePolicy(model, { cacheBytes: (64 + 32 * problems) * 2 ** 20, maxStepTokens: c.sample.maxStepTokens });
+export const problemTokens = (problems: number): number => 16384 + 8192 * problems;
+
+/**
+ * A policy over `model` whose K/V pool holds `cacheTokens` tokens (default: one problem's work), fresh per
+ * batch of work so no cache state carries over.
+ */
+export function policyFor(model: Model, c: PipelineConfig, cacheTokens = problemTokens(1)): EnginePolicy {
+  return new EnginePolicy(model, { cacheTokens, maxStepTokens: c.sample.maxStepTokens });
 }
 
 /**
@@ -53,7 +59,7 @@ async function inBatches<P, R>(
   for (let at = 0; at < items.length; at += B) {
     const batch = items.slice(at, at + B);
     if (batch.every(done)) continue;
-    const policy = policyFor(model, c, batch.length);
+    const policy = policyFor(model, c, problemTokens(batch.length));
     let settled: PromiseSettledResult<R>[];
     try {
       settled = await Promise.allSettled(batch.map((p) => work(policy, p)));
@@ -126,9 +132,9 @@ export async function scoreStage(c: PipelineConfig, round: number, modelDir: str
         (t, value) => file.append(toScoredTree(t, value, name)),
         tick,
       );
-    }
-    for (const [i, tree] of trees.entries()) {
-      if (model || file.has(tree.problemId)) continue;
+    } else for (const [i, tree] of trees.entries()) {
+      // Every other scorer values one tree at a time without decoding.
+      if (file.has(tree.problemId)) continue;
       const problem = byId.get(tree.problemId)!;
       let value: (number | null)[];
       if (c.score.scorer === 'search') {

@@ -43,12 +43,16 @@ export function greedyRollouts(c: PipelineConfig, policy: Policy, problems: read
   return rollouts(policy, judge, problems.map((problem) => ({ problem, prefix: [] })), { sampling: { temperature: 0, maxStepTokens: c.sample.maxStepTokens }, maxDepth: c.eval.maxDepth, seed, ...(chunk ? { chunk } : {}) });
 }
 
+/** Sequences one eval decode batch holds at most: a greedy chunk (and 32 problems × N = 8 samples for MAJ@8). */
+const EVAL_CHUNK_ROWS = 256;
+
 /** `valueModel` (eval.search 'beam'): the scorer that ranks step-level beam search candidates. */
 export async function evaluateCheckpoint(c: PipelineConfig, name: string, label: string, dir: string, tick: Tick, valueModel?: StepScorer): Promise<ModelEval> {
   const problems = testProblems(c);
   const model = loadModel(dir);
-  // Sized for a greedy chunk: 256 problems' sequences, ~150 tokens (10 blocks) each at the end.
-  const policy = policyFor(model, c, 8);
+  // Room for a whole chunk of sequences at the model's longest, each also holding the copy of its prompt's
+  // shared last block (no eviction inside a chunk).
+  const policy = policyFor(model, c, EVAL_CHUNK_ROWS * (model.config.maxSeqLen + 16));
   try {
     const N = c.eval.samples;
     const sampled = problems.slice(0, c.eval.sampledProblems || problems.length);
@@ -56,9 +60,9 @@ export async function evaluateCheckpoint(c: PipelineConfig, name: string, label:
     const greedy: boolean[] = [];
     const maj: boolean[] = [];
     let hits = 0;
-    // Greedy in chunks of 256 problems (one decode batch each), then MAJ@N in chunks of 32 problems (32·N rows).
-    for (let at = 0; at < problems.length; at += 256) {
-      const g = await greedyRollouts(c, policy, problems.slice(at, at + 256), `${c.seed}/eval/greedy/${at}`);
+    // Greedy in chunks of EVAL_CHUNK_ROWS problems (one decode batch each), then MAJ@N in chunks of 32 problems.
+    for (let at = 0; at < problems.length; at += EVAL_CHUNK_ROWS) {
+      const g = await greedyRollouts(c, policy, problems.slice(at, at + EVAL_CHUNK_ROWS), `${c.seed}/eval/greedy/${at}`);
       greedy.push(...g.map((r) => r.correct));
       tick(greedy.length, total);
     }
@@ -174,10 +178,10 @@ export async function reportStage(c: PipelineConfig, evalFiles: string[], metric
     vsBase: e === base ? null : { greedy: pairedDifference(base.greedy, e.greedy), maj: pairedDifference(base.maj, e.maj), ...(base.beam && e.beam ? { beam: pairedDifference(base.beam, e.beam) } : {}) },
   }));
   const n = base.problems.length;
-  const nSampled = base.maj.length;
-  const sampledNote = nSampled < n ? ` MAJ@${N}, sample accuracy${rows.every((r) => r.beam) ? ' and SBS' : ''} on the first ${nSampled} of them.` : '';
   const sbs = `SBS(${c.eval.beamWidth},${c.eval.beamSamples})`;
   const hasBeam = rows.every((r) => r.beam);
+  const nSampled = base.maj.length;
+  const sampledNote = nSampled < n ? ` MAJ@${N}, sample accuracy${hasBeam ? ' and SBS' : ''} on the first ${nSampled} of them.` : '';
   const lines = [
     `# stepwise pipeline — recipe \`${c.recipe}\``,
     '',

@@ -68,14 +68,12 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
     normalizeConfig: (stored) => validateConfig(stored as unknown as PipelineConfig),
   });
   const wants = (k: StageName) => !o.only || o.only.includes(k);
-  const elapsed: Record<string, number> = {};
   const log = o.log ?? (() => undefined);
   const timed = async (name: string, kind: StageName, fn: Parameters<RunDir['runStage']>[1]) => {
     if (!wants(kind)) return;
     const t0 = performance.now();
     const r = await run.runStage(name, fn);
-    if (!r.skipped) elapsed[name] = (performance.now() - t0) / 1000;
-    log(`${name}: ${r.skipped ? 'complete (skipped)' : `done in ${elapsed[name].toFixed(1)} s`} ${JSON.stringify(r.record.summary ?? {})}`);
+    log(`${name}: ${r.skipped ? 'complete (skipped)' : `done in ${((performance.now() - t0) / 1000).toFixed(1)} s`} ${JSON.stringify(r.record.summary ?? {})}`);
   };
   const progress = (label: string) => new Progress(label, !!o.progress);
   const need = (rel: string, stage: string) => {
@@ -175,8 +173,8 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
     let markdown: string | null = null;
     await timed('report', 'report', async (ctx) => {
       // Every finished stage's time from the manifest, so a resumed run reports the stages of earlier attempts too.
-      const times = { ...((await stageTimes(o.out)) ?? {}), ...elapsed };
-      delete times.report;
+      const times = (await stageTimes(o.out)) ?? {};
+      delete times.report; // a report of an earlier attempt, if any; this one is not finished
       const r = await reportStage(c, evalOut.map((m) => m.out), run.path('metrics.jsonl'), { md: ctx.output('report.md'), json: ctx.output('report.json'), accSvg: ctx.output('plots/accuracy.svg'), trainSvg: ctx.output('plots/training.svg') }, times);
       markdown = r.markdown;
     });
