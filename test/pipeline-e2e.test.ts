@@ -1,11 +1,16 @@
 /**
- * End to end at the 'quick' preset: `stepwise pipeline --recipe sppd` from an empty directory to a report.
- * Checks that every stage's files exist and that the report is well formed: every model's accuracies carry
- * valid 95% intervals over the same held-out problems, and every paired difference against the base agrees
- * with its discordant counts. SPPD's gain over the base is printed as measured, not asserted: at this scale
- * it is not significant. The quick base (250 steps, ~11% greedy) has not learned the arithmetic yet, and SFT on
- * its few correct solutions does not teach it (measured with 512 problems: +0.0 at lr 1e-4, −1.0 at 1e-3, −2.0
- * at 3e-3); the significant gain needs the competent 1800-step base of the full preset (README, main job).
+ * End to end at the 'quick' preset: `stepwise pipeline --recipe sppd` from an empty directory to a report, in
+ * which SPPD must beat the base with statistical significance. The quick preset is the main job's data scale
+ * (3000 training problems, stage 2 on 1000, 1000 held-out) on a small base model (2 layers, width 64; 2000 steps,
+ * ~80% greedy), about 4 minutes on 2 cores (docs/experiments.md, "The quick preset").
+ *
+ * What is asserted, and why that metric: +SPPD's MAJ@4 against the base's, paired on the 1000 held-out problems
+ * (95% interval above zero, exact McNemar p < 0.05). Measured: +11.7 points [+8.5, +14.9], p = 4e-12, so the
+ * assertion has a wide margin against the last bits of BLAS differing between machines. Greedy accuracy is printed,
+ * not asserted: at this scale SFT on τ⁺ gains +2.9 (p = 0.006) but the step-level stage gives part of it back
+ * (+SPPD +1.2, p = 0.37), the open question the main job's table also shows.
+ * Also checked: every stage's files exist, and every model's accuracies carry valid 95% intervals over the same
+ * held-out problems with paired differences that agree with their discordant counts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,7 +23,7 @@ const root = mkdtempSync(join(tmpdir(), 'stepwise-e2e-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('stepwise pipeline --recipe sppd --preset quick', () => {
-  it('trains SFT → DPO → SPPD → stage 2 and reports every model with intervals and paired comparisons', { timeout: 1_800_000 }, () => {
+  it('trains SFT → DPO → SPPD → stage 2, beats the base significantly on MAJ@N, and reports every model with intervals and paired comparisons', { timeout: 1_800_000 }, () => {
     const out = join(root, 'run');
     const t0 = Date.now();
     const r = spawnSync(process.execPath, [CLI, 'pipeline', '--recipe', 'sppd', '--preset', 'quick', '--out', out], { encoding: 'utf8' });
@@ -30,9 +35,15 @@ describe('stepwise pipeline --recipe sppd --preset quick', () => {
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     const row = (label: string) => report.rows.find((x: { label: string }) => x.label === label);
     const [base, sppd] = [row('base'), row('+SPPD')];
-    const d = sppd.vsBase.greedy;
-    console.log(`quick e2e in ${seconds.toFixed(0)} s; greedy base ${(100 * base.greedy.estimate).toFixed(1)}% → +SPPD ${(100 * sppd.greedy.estimate).toFixed(1)}%; ` +
-      `paired diff ${(100 * d.estimate).toFixed(1)} [${(100 * d.lo).toFixed(1)}, ${(100 * d.hi).toFixed(1)}], p = ${d.pValue.toPrecision(2)}, significant: ${d.significantlyBetter}`);
+    const pc = (x: number) => (100 * x).toFixed(1);
+    const diff = (d: { estimate: number; lo: number; hi: number; pValue: number }) => `${pc(d.estimate)} [${pc(d.lo)}, ${pc(d.hi)}], p = ${d.pValue.toPrecision(2)}`;
+    console.log(`quick e2e in ${seconds.toFixed(0)} s; base → +SPPD: MAJ@N ${pc(base.maj.estimate)}% → ${pc(sppd.maj.estimate)}%, paired ${diff(sppd.vsBase.maj)}; ` +
+      `greedy ${pc(base.greedy.estimate)}% → ${pc(sppd.greedy.estimate)}%, paired ${diff(sppd.vsBase.greedy)}`);
+    // The claim of the test: SPPD beats the base, significantly, on the held-out problems.
+    expect(report.problems).toBe(1000);
+    expect(sppd.vsBase.maj.lo).toBeGreaterThan(0);
+    expect(sppd.vsBase.maj.pValue).toBeLessThan(0.05);
+    expect(sppd.vsBase.maj.significantlyBetter).toBe(true);
     const labels = report.rows.map((x: { label: string }) => x.label);
     expect(labels).toEqual(['base', '+SFT-PRM', '+DPO-PRM', '+SPPD', '+SPPD stage 2']);
     for (const x of report.rows) {

@@ -40,6 +40,17 @@ export interface RoundSpec {
   train: TrainStageSpec[];
 }
 
+/**
+ * The base model's shape (a char-level Llama with tied embeddings; the vocabulary and the 272-token context are
+ * fixed by the task). Head width hiddenSize / numHeads must be even (RoPE).
+ */
+export interface BaseModelShape {
+  numLayers: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numHeads: number;
+}
+
 export interface PipelineConfig {
   recipe: string;
   /** Seeds sampling, scoring and evaluation streams. */
@@ -53,7 +64,7 @@ export interface PipelineConfig {
     testProblems: number;
   };
   /** Pre-training of the embedded base model (backends' trainBaseModel). */
-  base: { steps: number; batchSize: number; lr: number; warmupSteps: number; seed: number };
+  base: { steps: number; batchSize: number; lr: number; warmupSteps: number; seed: number; model: BaseModelShape };
   /**
    * How the round's policy explores each training problem (docs/search.md):
    * - 'tree': SPPD tree self-sampling (methods.md §7.1): `iterations` = K walks, `children` = C, `walkers` walks
@@ -176,12 +187,21 @@ export function validateConfig(c: PipelineConfig): PipelineConfig {
   c.task.levels.forEach((l, i) => int(`task.levels[${i}]`, l, 1, 4));
   int('task.trainProblems', c.task.trainProblems, 1);
   int('task.testProblems', c.task.testProblems, 1, 1000);
-  checkKeys('base', c.base, { steps: 0, batchSize: 0, lr: 0, warmupSteps: 0, seed: 0 });
+  checkKeys('base', c.base, { steps: 0, batchSize: 0, lr: 0, warmupSteps: 0, seed: 0, model: 0 });
   int('base.steps', c.base.steps, 1);
   int('base.batchSize', c.base.batchSize, 1);
   num('base.lr', c.base.lr, 1e-7, 1);
   int('base.warmupSteps', c.base.warmupSteps, 0, c.base.steps - 1);
   int('base.seed', c.base.seed, 0);
+  checkKeys('base.model', c.base.model, { numLayers: 0, hiddenSize: 0, intermediateSize: 0, numHeads: 0 });
+  int('base.model.numLayers', c.base.model.numLayers, 1, 64);
+  int('base.model.hiddenSize', c.base.model.hiddenSize, 2, 4096);
+  int('base.model.intermediateSize', c.base.model.intermediateSize, 1, 16384);
+  int('base.model.numHeads', c.base.model.numHeads, 1, c.base.model.hiddenSize);
+  const headDim = c.base.model.hiddenSize / c.base.model.numHeads;
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0) {
+    throw new ConfigError('base.model.numHeads', `a divisor of base.model.hiddenSize (${c.base.model.hiddenSize}) leaving an even head width (RoPE)`, c.base.model.numHeads);
+  }
   checkKeys('sample', c.sample, { sampler: 0, iterations: 0, children: 0, temperature: 0, maxDepth: 0, walkers: 0, maxStepTokens: 0, cPuct: 0, weakTemperature: 0, batchProblems: 0 });
   if (!['tree', 'mcts', 'pruned'].includes(c.sample.sampler)) throw new ConfigError('sample.sampler', "'tree' | 'mcts' | 'pruned'", c.sample.sampler);
   int('sample.iterations', c.sample.iterations, 1);

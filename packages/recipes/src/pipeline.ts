@@ -94,7 +94,7 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
         // Corpus of the task's levels only (shorter sequences, the skills the test asks for); context 272 =
         // the task's 256 characters + BOS + EOS rounded up to cache blocks.
         corpus: { levels: c.task.levels as Level[] },
-        model: { maxSeqLen: 272 },
+        model: { ...c.base.model, maxSeqLen: 272 },
         onProgress: (q) => p.tick(q.step + 1, q.totalSteps, `loss ${q.loss.toFixed(3)}`) });
       p.end();
       saveModel(r.model, dir);

@@ -73,6 +73,16 @@ describe('pipeline config', () => {
     expect({ ...g0, recipe: 'sppd', rounds: [] }).toEqual({ ...c, rounds: [] });
   });
 
+  it('the quick preset (the e2e test) is the main job at its data scale on the small base model', () => {
+    const q = loadConfig({ recipe: 'sppd', preset: 'quick', out: 'x', help: false });
+    const f = loadConfig({ recipe: 'sppd', preset: 'full', out: 'x', help: false });
+    expect(f.base.model).toEqual({ numLayers: 4, hiddenSize: 128, intermediateSize: 352, numHeads: 4 });
+    expect(q.base.model).toEqual({ numLayers: 2, hiddenSize: 64, intermediateSize: 176, numHeads: 2 });
+    expect([q.base.steps, q.task.trainProblems, q.task.testProblems, q.eval.samples, q.eval.sampledProblems]).toEqual([2000, 3000, 1000, 4, 0]);
+    // Same training stages and the same stage-2 problem count: only the model, its schedule and the eval differ.
+    expect(q.rounds).toEqual(f.rounds);
+  });
+
   it('names the offending field', () => {
     const c = RECIPES.sppd.config('quick');
     expect(() => validateConfig(merge(c, { sample: { iterations: 0 } }))).toThrow(/sample\.iterations/);
@@ -83,6 +93,10 @@ describe('pipeline config', () => {
     expect(() => validateConfig(bad)).toThrow(/rounds\[0\]\.train\[0\]\.train\.lr/);
     expect(() => validateConfig(merge(c, { sample: { batchProblems: 0 } }))).toThrow(/sample\.batchProblems/);
     expect(() => validateConfig(merge(c, { eval: { sampledProblems: -1 } }))).toThrow(/eval\.sampledProblems/);
+    expect(() => validateConfig(merge(c, { base: { model: { numHeads: 3 } } }))).toThrow(/base\.model\.numHeads.*even head width/);
+    expect(() => validateConfig(merge(c, { base: { model: { hiddenSize: 64, numHeads: 64 } } }))).toThrow(/base\.model\.numHeads/);
+    expect(() => validateConfig(merge(c, { base: { model: { layers: 2 } } }))).toThrow(/base\.model\.layers/);
+    expect(() => validateConfig(merge(c, { base: { model: { numLayers: 0 } } }))).toThrow(/base\.model\.numLayers/);
     const rounds = validateConfig(c).rounds;
     expect(() => validateConfig({ ...c, rounds: [{ ...rounds[0], problems: 0 }] })).toThrow(/rounds\[0\]\.problems/);
   });

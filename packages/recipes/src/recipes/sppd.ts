@@ -38,10 +38,10 @@ export function sppdConfig(preset: Preset, margin: 'dynamic' | 'fixed' | 'none' 
           { name: 'sppd', label: '+SPPD', data: 'siblings', train: step },
         ],
       },
-      // Stage 2 (§3.3 step 4): the SPPD model samples new trees; step-level training only. The full preset takes
-      // 1000 problems here against round 1's 3000: the round only refreshes the step pairs (the τ⁺ that need many
-      // problems feed round 1's SFT), and the main job's 15 minutes do not hold a second 3000.
-      { ...(preset === 'full' ? { problems: 1000 } : {}), train: [{ name: 'sppd-2', label: '+SPPD stage 2', data: 'siblings', train: step }] },
+      // Stage 2 (§3.3 step 4): the SPPD model samples new trees; step-level training only. 1000 problems here
+      // against round 1's 3000: the round only refreshes the step pairs (the τ⁺ that need many problems feed
+      // round 1's SFT), and the main job's 15 minutes do not hold a second 3000.
+      { problems: 1000, train: [{ name: 'sppd-2', label: '+SPPD stage 2', data: 'siblings', train: step }] },
     ],
   };
 }
