@@ -52,12 +52,12 @@ export const SHARED_FULL: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
 };
 
 /**
- * The 'quick' preset (the e2e test, ≤ 5 minutes on 2 cores): the main job's data scale on a base model with a
- * quarter of the layers' width and half the depth (2 layers, width 64, 2 heads of 32, SwiGLU 176: 106,624
- * parameters), whose training step is ~4× cheaper. Measured (docs/experiments.md, "The quick preset"): 1800 steps
+ * The 'quick' preset (the e2e test, ≤ 5 minutes on 2 cores): the main job's data scale on a base model of half
+ * the width and half the depth (2 layers, width 64, 2 heads of 32, SwiGLU 176: 107,008 parameters against
+ * 816,640), whose training step is 4–5× cheaper. Measured (docs/experiments.md, "The quick preset"): 1800 steps
  * reach 54% greedy, 2000 steps 80% (80 s), 2400 steps 90%, 3000 steps 99% (no errors left for the methods to
- * fix). The 4-layer model does worse on this budget (800 steps: 38% in 150 s; the width-64 4-layer model at 1800
- * steps: 43%). MAJ@4 runs on every held-out problem: sampling is cheap on this model.
+ * fix). The full model does worse on this budget (800 steps: 38% in 150 s), and so does width 64 with 4 layers
+ * (1800 steps: 43%). MAJ@4 runs on every held-out problem: sampling is cheap on this model.
  */
 export const SHARED_QUICK: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
   ...SHARED_FULL,
