@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readJsonl, RunDir, validateTree, writeJsonAtomic, type PreferencePair, type Tree } from '@stepwise/core';
-import { trainBaseModel } from '@stepwise/backends';
+import { trainBaseModel, type TrainBaseResult, type TrainProgress } from '@stepwise/backends';
 import { saveModel } from '@stepwise/native';
 import type { Level } from '@stepwise/tasks';
 import { RULE_OF, validateConfig, type PipelineConfig } from './config.js';
@@ -46,6 +46,20 @@ export interface PipelineOptions {
 
 /** Marker in ckpt/<stage>/ of a train stage that had no pairs (its model is a copy of its input). */
 export const UNTRAINED = 'untrained.json';
+
+/**
+ * The base stage's training for config `c` (also used by packages/recipes/scripts/base-sweep.mjs): the corpus of
+ * the task's levels only (shorter sequences, the skills the test asks for), the config's schedule and model
+ * shape, and context 272 = the task's 256 characters + BOS + EOS rounded up to cache blocks.
+ */
+export function trainConfigBase(c: PipelineConfig, onProgress?: (p: TrainProgress) => void): Promise<TrainBaseResult> {
+  return trainBaseModel({
+    steps: c.base.steps, batchSize: c.base.batchSize, lr: c.base.lr, warmupSteps: c.base.warmupSteps, seed: c.base.seed,
+    corpus: { levels: c.task.levels as Level[] },
+    model: { ...c.base.model, maxSeqLen: 272 },
+    onProgress,
+  });
+}
 
 const suffix = (round: number) => (round === 1 ? '' : `-r${round}`);
 
@@ -90,12 +104,7 @@ export async function runPipeline(c: PipelineConfig, o: PipelineOptions): Promis
       }
       const p = progress('base');
       // Not checkpointed mid-way: a resumed base stage retrains from step 0 (deterministic, same weights).
-      const r = await trainBaseModel({ steps: c.base.steps, batchSize: c.base.batchSize, lr: c.base.lr, warmupSteps: c.base.warmupSteps, seed: c.base.seed,
-        // Corpus of the task's levels only (shorter sequences, the skills the test asks for); context 272 =
-        // the task's 256 characters + BOS + EOS rounded up to cache blocks.
-        corpus: { levels: c.task.levels as Level[] },
-        model: { ...c.base.model, maxSeqLen: 272 },
-        onProgress: (q) => p.tick(q.step + 1, q.totalSteps, `loss ${q.loss.toFixed(3)}`) });
+      const r = await trainConfigBase(c, (q) => p.tick(q.step + 1, q.totalSteps, `loss ${q.loss.toFixed(3)}`));
       p.end();
       saveModel(r.model, dir);
       r.model.dispose();
