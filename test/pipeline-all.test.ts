@@ -1,5 +1,5 @@
 /**
- * Every recipe end to end at tiny settings: `stepwise pipeline --recipe all` with a small base model (60 steps),
+ * Every recipe end to end at tiny settings: `stepwise pipeline --recipe all` with a briefly trained base model (60 steps),
  * 24 training problems and 16 test problems. A plumbing test: it checks that every recipe's every stage ran and
  * wrote its files, that each recipe's own search shaped its data (MCTS statistics for svpo, pruned-search
  * routes for sphere, the SBS protocol in svpo's eval), and that the combined report lists every recipe, has the
@@ -21,7 +21,9 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 // Small enough for a few minutes on 2 shared cores, large enough that every recipe's rule finds pairs.
 const TINY = {
   task: { trainProblems: 24, testProblems: 16 },
-  base: { steps: 60, warmupSteps: 6 },
+  // The full preset's architecture, not the quick preset's 2-layer model: after 60 steps the small model's
+  // samples give step-dpo no first-error pair, and every recipe should train here.
+  base: { steps: 60, warmupSteps: 6, model: { numLayers: 4, hiddenSize: 128, intermediateSize: 352, numHeads: 4 } },
   sample: { iterations: 8, walkers: 8 },
   score: { prmSteps: 10 },
   eval: { samples: 2, beamWidth: 2, beamSamples: 2 },

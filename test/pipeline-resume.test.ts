@@ -15,7 +15,9 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const tiny = {
   task: { levels: [1], trainProblems: 40, testProblems: 24 },
-  base: { steps: 150, batchSize: 16, lr: 3e-3, warmupSteps: 15 },
+  // The full preset's architecture: on the quick preset's 2-layer model the stages the kill aims at finish in
+  // under a second, so a run could end before its kill.
+  base: { steps: 150, batchSize: 16, lr: 3e-3, warmupSteps: 15, model: { numLayers: 4, hiddenSize: 128, intermediateSize: 352, numHeads: 4 } },
   sample: { iterations: 8, walkers: 8 },
   score: { scorer: 'outcome' },
   eval: { samples: 2 },

@@ -32,8 +32,10 @@ export interface TrainStageSpec {
 
 export interface RoundSpec {
   /**
-   * Training problems per level of this round; default task.trainProblems. A later round (SPPD stage 2) that
-   * re-samples only to refresh its step pairs may take fewer problems than round 1, whose τ⁺ feed SFT.
+   * Training problems per level of this round, at most task.trainProblems (the default). A later round (SPPD
+   * stage 2) that re-samples only to refresh its step pairs may take fewer problems than round 1, whose τ⁺ feed
+   * SFT; the cap keeps a config that lowers task.trainProblems (a test's tiny settings) from still sampling the
+   * recipe's larger count in that round.
    */
   problems?: number;
   /** Train stages in order; each starts from the previous one's checkpoint (the first from the round's policy). */

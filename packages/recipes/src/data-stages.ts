@@ -21,9 +21,12 @@ import { sampleProblem, sphereRouteCounts } from './samplers.js';
 
 export { judge, tokenizer } from './judge.js';
 
-/** The round's training problems (disjoint from the test split by construction in tasks). */
+/**
+ * The round's training problems (disjoint from the test split by construction in tasks): `rounds[k].problems`
+ * per level, capped by task.trainProblems, so a config that scales the task down scales every round with it.
+ */
 export function trainProblems(c: PipelineConfig, round: number): Problem[] {
-  const n = c.rounds[round - 1]?.problems ?? c.task.trainProblems;
+  const n = Math.min(c.rounds[round - 1]?.problems ?? c.task.trainProblems, c.task.trainProblems);
   return c.task.levels.flatMap((l) => Array.from({ length: n }, (_, i) => trainProblem(l as Level, `${c.seed}/r${round}`, i)));
 }
 

@@ -106,6 +106,10 @@ describe('pipeline config', () => {
     const v = validateConfig({ ...c, rounds: [c.rounds[0], { ...c.rounds[1], problems: 10 }] });
     expect(trainProblems(v, 1).length).toBe(c.task.trainProblems);
     expect(trainProblems(v, 2).length).toBe(10);
+    // task.trainProblems caps every round: lowering it scales the recipe's stage 2 down with it.
+    const tiny = validateConfig(merge(RECIPES.sppd.config('quick'), { task: { trainProblems: 24 } }));
+    expect(tiny.rounds[1].problems).toBe(1000);
+    expect([trainProblems(tiny, 1).length, trainProblems(tiny, 2).length]).toEqual([24, 24]);
     // Round 2's problems are its own draw (another seed path), not round 1's first ten.
     expect(trainProblems(v, 2)[0].question).not.toBe(trainProblems(v, 1)[0].question);
   });
