@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfigs, RECIPES, stagePlan } from '@stepwise/recipes';
+import { loadConfigs, RECIPES, SHARED_FULL, stagePlan } from '@stepwise/recipes';
 
 const CLI = resolve(__dirname, '../packages/cli/dist/main.js');
 const root = mkdtempSync(join(tmpdir(), 'stepwise-all-'));
@@ -23,7 +23,7 @@ const TINY = {
   task: { trainProblems: 24, testProblems: 16 },
   // The full preset's architecture, not the quick preset's 2-layer model: after 60 steps the small model's
   // samples give step-dpo no first-error pair, and every recipe should train here.
-  base: { steps: 60, warmupSteps: 6, model: { numLayers: 4, hiddenSize: 128, intermediateSize: 352, numHeads: 4 } },
+  base: { steps: 60, warmupSteps: 6, model: SHARED_FULL.base.model },
   sample: { iterations: 8, walkers: 8 },
   score: { prmSteps: 10 },
   eval: { samples: 2, beamWidth: 2, beamSamples: 2 },

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SHARED_FULL } from '@stepwise/recipes';
 
 const CLI = resolve(__dirname, '../packages/cli/dist/main.js');
 const root = mkdtempSync(join(tmpdir(), 'stepwise-resume-'));
@@ -17,7 +18,7 @@ const tiny = {
   task: { levels: [1], trainProblems: 40, testProblems: 24 },
   // The full preset's architecture: on the quick preset's 2-layer model the stages the kill aims at finish in
   // under a second, so a run could end before its kill.
-  base: { steps: 150, batchSize: 16, lr: 3e-3, warmupSteps: 15, model: { numLayers: 4, hiddenSize: 128, intermediateSize: 352, numHeads: 4 } },
+  base: { steps: 150, batchSize: 16, lr: 3e-3, warmupSteps: 15, model: SHARED_FULL.base.model },
   sample: { iterations: 8, walkers: 8 },
   score: { scorer: 'outcome' },
   eval: { samples: 2 },
