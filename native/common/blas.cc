@@ -70,6 +70,44 @@ void gemm_fallback(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, c
   }
 }
 
+#ifdef STEPWISE_HAVE_CBLAS
+// OpenBLAS runs single-threaded (see ensure_single_threaded_blas) and the GEMM is split across stepwise's own pool
+// instead: OpenBLAS's idle workers spin in sched_yield between calls, and on 2 cores they took a core from the
+// pool's elementwise work (perf on base training: 43% of samples in sched_yield; a training step went from 205 to
+// 136-149 ms). Each part is a block of whole rows (or whole columns) of C with the full k. Results are
+// deterministic for a given thread count; like OpenBLAS's own threading before, the split changes the last bits
+// against one call over the whole matrix (its edge kernels round differently), so a run's numbers depend on the
+// core count, as they did.
+void ensure_single_threaded_blas() {
+#ifdef OPENBLAS_VERSION
+  static const bool once = (openblas_set_num_threads(1), true);
+  (void)once;
+#endif
+}
+
+template <typename T, typename F>
+void split_over_pool(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+                     int64_t ldb, T* c, int64_t ldc, const F& call) {
+  constexpr int64_t kMinFlopsPerPart = int64_t(1) << 18;  // below this, waking a worker costs more than it saves
+  ensure_single_threaded_blas();
+  const int64_t work = m * n * k;
+  const int64_t max_parts = std::max<int64_t>(1, std::min<int64_t>(num_threads(), work / kMinFlopsPerPart));
+  if (max_parts <= 1) {
+    call(m, n, a, b, c);
+  } else if (m >= n || m >= 16 * max_parts) {  // rows of C: rows of op(A)
+    parallel_for(max_parts, 1, [&](int64_t p0, int64_t p1) {
+      const int64_t r0 = m * p0 / max_parts, r1 = m * p1 / max_parts;
+      if (r1 > r0) call(r1 - r0, n, ta ? a + r0 : a + r0 * lda, b, c + r0 * ldc);
+    });
+  } else {  // columns of C: columns of op(B)
+    parallel_for(max_parts, 1, [&](int64_t p0, int64_t p1) {
+      const int64_t j0 = n * p0 / max_parts, j1 = n * p1 / max_parts;
+      if (j1 > j0) call(m, j1 - j0, a, tb ? b + j0 * ldb : b + j0, c + j0);
+    });
+  }
+}
+#endif
+
 }  // namespace
 
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
@@ -81,8 +119,11 @@ void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const
     return;
   }
 #ifdef STEPWISE_HAVE_CBLAS
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-              alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+  split_over_pool(ta, tb, m, n, k, a, lda, b, ldb, c, ldc,
+                  [&](int64_t mm, int64_t nn, const float* aa, const float* bb, float* cc) {
+                    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)mm,
+                                (int)nn, (int)k, alpha, aa, (int)lda, bb, (int)ldb, beta, cc, (int)ldc);
+                  });
 #else
   gemm_fallback<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
@@ -97,8 +138,11 @@ void dgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, cons
     return;
   }
 #ifdef STEPWISE_HAVE_CBLAS
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-              alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+  split_over_pool(ta, tb, m, n, k, a, lda, b, ldb, c, ldc,
+                  [&](int64_t mm, int64_t nn, const double* aa, const double* bb, double* cc) {
+                    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)mm,
+                                (int)nn, (int)k, alpha, aa, (int)lda, bb, (int)ldb, beta, cc, (int)ldc);
+                  });
 #else
   gemm_fallback<double>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
