@@ -4,8 +4,9 @@
 // the chunk's last row (sgemm), a causal row softmax, O = P V (sgemm). The forward saves only the per-(token, head)
 // log-sum-exp; the backward recomputes P from Q, K and lse, so memory is O(chunk x keys) scratch instead of a saved
 // n x n matrix per head (the FlashAttention recompute, at chunk rather than tile granularity). The loops over
-// (segment, head, chunk) are serial and the GEMMs and row passes inside are threaded: calling OpenBLAS from
-// several pool threads at once would oversubscribe the cores.
+// (segment, head, chunk) are serial and the GEMMs (split over the pool, common/blas.cc) and row passes inside are
+// parallel: the backward's dK / dV accumulate over the query heads of a kv group and over the segments that share
+// an ancestor, so (segment, head) parts running at once would add into the same rows.
 //
 // Segment trees (ops.h): a segment's keys are its ancestors' rows, root first, then its own rows; its query row i
 // sees keys [0, A + i] where A is the ancestors' total length. When those rows are contiguous in the pack (a root,
