@@ -73,7 +73,8 @@ class Pool {
       cv_.notify_all();
     }
     run_part(task, 0);
-    const auto done = [this] { return pending_.load(std::memory_order_acquire) == 0; };
+    // seq_cst loads (not acquire): each side's flag store and the other side's load must be in one total order.
+    const auto done = [this] { return pending_.load() == 0; };
     if (!spin_until(done)) {
       std::unique_lock<std::mutex> lk(mu_);
       caller_sleeping_.store(true);
@@ -97,7 +98,7 @@ class Pool {
   }
   void loop(int index) {
     uint64_t seen = 0;
-    const auto job_or_stop = [&] { return job_.load(std::memory_order_acquire) != seen || stop_.load(); };
+    const auto job_or_stop = [&] { return job_.load() != seen || stop_.load(); };
     for (;;) {
       if (!spin_until(job_or_stop)) {
         std::unique_lock<std::mutex> lk(mu_);
@@ -106,7 +107,7 @@ class Pool {
         sleepers_.fetch_sub(1);
       }
       if (stop_.load()) return;
-      seen = job_.load(std::memory_order_acquire);
+      seen = job_.load();
       // A worker outside the job reads nothing else of it: the caller may already be writing the next one.
       if (index >= static_cast<int>(seen & 0xffff)) continue;
       run_part(*task_, index);
