@@ -85,67 +85,69 @@ void ensure_single_threaded_blas() {
 #endif
 }
 
-template <typename T, typename F>
-void split_over_pool(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-                     int64_t ldb, T* c, int64_t ldc, const F& call) {
+// One single-threaded CBLAS call (ensure_single_threaded_blas); overloaded so that gemm below serves both precisions.
+void cblas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+void cblas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
+                const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+template <typename T>
+void split_over_pool(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+                     int64_t ldb, T beta, T* c, int64_t ldc) {
   constexpr int64_t kMinFlopsPerPart = int64_t(1) << 18;  // below this, waking a worker costs more than it saves
   ensure_single_threaded_blas();
   const int64_t work = m * n * k;
   const int64_t max_parts = std::max<int64_t>(1, std::min<int64_t>(num_threads(), work / kMinFlopsPerPart));
   if (max_parts <= 1) {
-    call(m, n, a, b, c);
+    cblas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   } else if (m >= n || m >= 16 * max_parts) {  // rows of C: rows of op(A)
     parallel_for(max_parts, 1, [&](int64_t p0, int64_t p1) {
       const int64_t r0 = m * p0 / max_parts, r1 = m * p1 / max_parts;
-      if (r1 > r0) call(r1 - r0, n, ta ? a + r0 : a + r0 * lda, b, c + r0 * ldc);
+      if (r1 > r0) cblas_gemm(ta, tb, r1 - r0, n, k, alpha, ta ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * ldc, ldc);
     });
   } else {  // columns of C: columns of op(B)
     parallel_for(max_parts, 1, [&](int64_t p0, int64_t p1) {
       const int64_t j0 = n * p0 / max_parts, j1 = n * p1 / max_parts;
-      if (j1 > j0) call(m, j1 - j0, a, tb ? b + j0 * ldb : b + j0, c + j0);
+      if (j1 > j0) cblas_gemm(ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
     });
   }
 }
 #endif
+
+// The BLAS conventions for empty shapes (k == 0 scales C by beta, beta == 0 overwrites), then the CBLAS split or the
+// portable fallback.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
+          T beta, T* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+    return;
+  }
+#ifdef STEPWISE_HAVE_CBLAS
+  split_over_pool<T>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#else
+  gemm_fallback<T>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
+}
 
 }  // namespace
 
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
            int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
-    return;
-  }
-#ifdef STEPWISE_HAVE_CBLAS
-  split_over_pool(ta, tb, m, n, k, a, lda, b, ldb, c, ldc,
-                  [&](int64_t mm, int64_t nn, const float* aa, const float* bb, float* cc) {
-                    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)mm,
-                                (int)nn, (int)k, alpha, aa, (int)lda, bb, (int)ldb, beta, cc, (int)ldc);
-                  });
-#else
-  gemm_fallback<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-#endif
+  gemm<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void dgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
            const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0 ? 0.0 : beta * c[i * ldc + j];
-    return;
-  }
-#ifdef STEPWISE_HAVE_CBLAS
-  split_over_pool(ta, tb, m, n, k, a, lda, b, ldb, c, ldc,
-                  [&](int64_t mm, int64_t nn, const double* aa, const double* bb, double* cc) {
-                    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)mm,
-                                (int)nn, (int)k, alpha, aa, (int)lda, bb, (int)ldb, beta, cc, (int)ldc);
-                  });
-#else
-  gemm_fallback<double>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-#endif
+  gemm<double>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 const char* blas_backend() {

@@ -34,7 +34,8 @@ export const SHARED_FULL: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
   // 1000 held-out problems for greedy (±2 points at 95% on a paired difference), MAJ@N on the first 300.
   task: { levels: [1], trainProblems: 3000, testProblems: 1000 },
   // backends' architecture (0.8M parameters) on the level's corpus. Measured (docs/backends.md §4): 900 steps
-  // reach 21% greedy on level 1, 1200 steps 36%, 1500 steps 65%, the full 1800-step schedule 84.7%.
+  // reach 21% greedy on level 1, 1200 steps 36%, 1500 steps 65%, the full 1800-step schedule 84.7% (80.5% since
+  // fe41136 split the GEMMs over the pool: the same seed with other last bits; docs/experiments.md).
   base: { steps: 1800, batchSize: 16, lr: 3e-3, warmupSteps: 40, seed: 0, model: FULL_BASE_MODEL },
   // SPPD §6.1 uses K = 64, C = 2; K = 8 keeps ~14 nodes per tree at this scale (enough for τ⁺, τ⁻ and sibling
   // pairs; many problems matter more than big trees). Temperature 0.8 (the paper does not state one): at 1.0
@@ -54,9 +55,9 @@ export const SHARED_FULL: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
 /**
  * The 'quick' preset (the e2e test, ≤ 5 minutes on 2 cores): the main job's data scale on a base model of half
  * the width and half the depth (2 layers, width 64, 2 heads of 32, SwiGLU 176: 107,008 parameters against
- * 816,640), whose training step is 4–5× cheaper. Measured (docs/experiments.md, "The quick preset"): 1800 steps
- * reach 54% greedy, 2000 steps 80% (80 s), 2400 steps 90%, 3000 steps 99% (no errors left for the methods to
- * fix). The full model does worse on this budget (800 steps: 38% in 150 s), and so does width 64 with 4 layers
+ * 816,640), whose training step is 4–5× cheaper. Measured (docs/experiments.md, "The quick preset"; before
+ * fe41136): 1800 steps reach 54% greedy, 2000 steps 80% (80 s), 2400 steps 90%, 3000 steps 99% (no errors left
+ * for the methods to fix). Since fe41136 the 2000-step base gives 72.8% in 62 s. The full model does worse on this budget (800 steps: 38% in 150 s), and so does width 64 with 4 layers
  * (1800 steps: 43%). MAJ@4 runs on every held-out problem: sampling is cheap on this model.
  */
 export const SHARED_QUICK: Omit<PipelineConfig, 'recipe' | 'rounds'> = {
